@@ -1,0 +1,58 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..registries.errors import RegistryError
+from ..runtime import Runtime
+from ..secrets import SecretKeyError, redact
+from ..services.integrations import (
+    ConnectionTestFailed,
+    IntegrationExists,
+    IntegrationNotFound,
+    InvalidIntegration,
+)
+from ..services.tokens import TokenError
+from . import registries, tokens
+
+ERROR_STATUS: list[tuple[type[Exception], int]] = [
+    (IntegrationNotFound, status.HTTP_404_NOT_FOUND),
+    (IntegrationExists, status.HTTP_409_CONFLICT),
+    (InvalidIntegration, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (TokenError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (ConnectionTestFailed, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (RegistryError, status.HTTP_502_BAD_GATEWAY),
+    (SecretKeyError, status.HTTP_500_INTERNAL_SERVER_ERROR),
+]
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="regscout",
+        version=__version__,
+        description="Watch container image registries. Every /api/v1 route needs a bearer token.",
+    )
+    app.state.runtime = runtime
+
+    for error_type, code in ERROR_STATUS:
+
+        async def handler(_: Request, exc: Exception, code: int = code) -> JSONResponse:
+            body: dict[str, object] = {"detail": redact(str(exc)), "error": type(exc).__name__}
+            if isinstance(exc, ConnectionTestFailed):
+                body["status"] = exc.result.status.value
+                body["reason"] = exc.result.reason
+                body["hint"] = exc.result.hint
+            return JSONResponse(body, status_code=code)
+
+        app.add_exception_handler(error_type, handler)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(registries.router)
+    app.include_router(tokens.router)
+    return app

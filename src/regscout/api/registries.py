@@ -1,0 +1,131 @@
+"""/api/v1/registries: the same operations as `regscout registry`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field, SecretStr
+
+from ..cli.output import plain
+from ..secrets import Secret
+from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView, registry_types
+from .deps import RuntimeDep, TokenDep
+
+router = APIRouter(prefix="/api/v1", tags=["registries"])
+
+
+class RegistryCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    type: str
+    url: str | None = None
+    description: str = ""
+    auth: Literal["anonymous", "password", "token"] | None = None
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="Password or token; write-only")
+    insecure: bool = False
+    ca_pem: str | None = Field(default=None, description="PEM bundle of the CA that signed the registry certificate")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class RegistryUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    url: str | None = None
+    description: str | None = None
+    auth: Literal["anonymous", "password", "token"] | None = None
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="New password or token; omit to keep the stored one")
+    insecure: bool | None = None
+    ca_pem: str | None = None
+    clear_ca: bool = False
+    options: dict[str, Any] | None = None
+
+
+def _secret(value: SecretStr | None) -> Secret | None:
+    return Secret(value.get_secret_value()) if value is not None else None
+
+
+@router.get("/registry-types")
+def list_types(_: TokenDep) -> list[dict[str, Any]]:
+    return registry_types()
+
+
+@router.get("/registries")
+def list_registries(rt: RuntimeDep, _: TokenDep) -> list[IntegrationView]:
+    return rt.integrations.list_all()
+
+
+@router.post("/registries", status_code=status.HTTP_201_CREATED)
+async def create_registry(
+    body: RegistryCreate,
+    rt: RuntimeDep,
+    _: TokenDep,
+    test: Annotated[bool, Query(description="Test the connection before saving")] = True,
+) -> dict[str, Any]:
+    data = IntegrationInput(
+        name=body.name,
+        type=body.type,
+        url=body.url or "",
+        description=body.description,
+        username=body.username,
+        secret=_secret(body.password),
+        auth=body.auth,
+        insecure=body.insecure,
+        ca_pem=body.ca_pem,
+        options=body.options,
+    )
+    view, result = await rt.integrations.add(data, test=test)
+    return {"integration": plain(view), "test": plain(result)}
+
+
+@router.get("/registries/{name}")
+def get_registry(name: str, rt: RuntimeDep, _: TokenDep) -> IntegrationView:
+    return rt.integrations.get(name)
+
+
+@router.patch("/registries/{name}")
+async def update_registry(
+    name: str,
+    body: RegistryUpdate,
+    rt: RuntimeDep,
+    _: TokenDep,
+    test: Annotated[bool, Query()] = True,
+) -> dict[str, Any]:
+    changes = IntegrationChanges(
+        description=body.description,
+        url=body.url,
+        username=body.username,
+        secret=_secret(body.password),
+        auth=body.auth,
+        insecure=body.insecure,
+        ca_pem=body.ca_pem,
+        clear_ca=body.clear_ca,
+        options=body.options,
+        new_name=body.name,
+    )
+    view, result = await rt.integrations.edit(name, changes, test=test)
+    return {"integration": plain(view), "test": plain(result)}
+
+
+@router.delete("/registries/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_registry(name: str, rt: RuntimeDep, _: TokenDep) -> Response:
+    rt.integrations.delete(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/registries/{name}/test")
+async def test_registry(name: str, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+    result = await rt.integrations.test(name)
+    return dict(plain(result))
+
+
+@router.get("/registries/{name}/repositories")
+async def list_repositories(
+    name: str,
+    rt: RuntimeDep,
+    _: TokenDep,
+    tags: Annotated[bool, Query(description="Include tags with digest, platforms and created time")] = False,
+    repository: Annotated[list[str] | None, Query(description="Only these repositories")] = None,
+) -> list[dict[str, Any]]:
+    listings = await rt.integrations.browse(name, with_tags=tags, repositories=repository)
+    return list(plain(listings))

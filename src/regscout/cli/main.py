@@ -1,0 +1,54 @@
+"""The `regscout` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from . import registry, secrets_cmd, tokens
+from .output import handle_errors
+
+app = typer.Typer(
+    help="regscout: watch container image registries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(registry.app, name="registry")
+app.add_typer(tokens.app, name="token")
+app.add_typer(secrets_cmd.app, name="secrets")
+
+
+@app.command()
+@handle_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default REGSCOUT_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default REGSCOUT_PORT or 8080)")] = None,
+) -> None:
+    """Run the API server (and, later, the scheduler and workers) on the configured database."""
+    import uvicorn
+
+    from ..api.app import create_app
+    from ..runtime import Runtime, configure_logging
+    from .output import err_console
+
+    runtime = Runtime.from_env()
+    configure_logging(runtime.settings.log_level)
+    admin = runtime.tokens.bootstrap_admin()
+    if admin is not None:
+        err_console.print("[bold]First start:[/] an admin API token was created. It is shown only now:")
+        print(admin.reveal(), flush=True)
+    bind_host = host or runtime.settings.bind_host
+    bind_port = port if port is not None else runtime.settings.bind_port
+    err_console.print(
+        f"regscout {__version__} listening on http://{bind_host}:{bind_port} "
+        f"(database {runtime.db.engine.url.render_as_string(hide_password=True)})"
+    )
+    uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_config=None, access_log=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)

@@ -1,0 +1,333 @@
+"""`regscout registry …`: manage registry integrations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..registries.base import ConnectionResult, RepositoryListing
+from ..registries.types import REGISTRY_TYPES
+from ..runtime import Runtime
+from ..secrets import Secret
+from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView
+from .output import STATUS_STYLE, console, err_console, fail, handle_errors, print_json
+
+app = typer.Typer(help="Manage registry integrations.", no_args_is_help=True)
+
+TYPES_HELP = "Registry type: " + ", ".join(sorted(REGISTRY_TYPES))
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def read_secret(password_stdin: bool, password_env: str | None) -> Secret | None:
+    """A password or token never comes from argv (it would show in `ps` and shell history)."""
+    if password_stdin and password_env:
+        fail("give either --password-stdin or --password-env, not both", 2)
+    if password_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            fail("--password-stdin read an empty line", 2)
+        return Secret(value)
+    if password_env:
+        value = os.environ.get(password_env, "")
+        if not value:
+            fail(f"environment variable {password_env} is empty or not set", 2)
+        return Secret(value)
+    return None
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--option takes KEY=VALUE, got {pair!r}", 2)
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = [v for v in value.split(",") if v] if key == "repositories" else value
+    return options
+
+
+def read_ca(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except OSError as exc:
+        fail(f"cannot read CA file {path}: {exc.strerror}", 2)
+
+
+def show_result(result: ConnectionResult) -> None:
+    style = STATUS_STYLE.get(result.status.value, "white")
+    console.print(f"[{style}]{result.status.value}[/]: {result.message}", highlight=False)
+    if result.hint:
+        console.print(f"  hint: {result.hint}", highlight=False)
+    if result.rights:
+        console.print(f"  rights: [bold]{result.rights.verdict.value}[/] — {result.rights.detail}", highlight=False)
+        if result.rights.recommendation:
+            console.print(f"  recommendation: {result.rights.recommendation}", highlight=False)
+
+
+def show_integration(view: IntegrationView) -> None:
+    table = Table(show_header=False, box=None)
+    for key, value in [
+        ("name", view.name),
+        ("type", view.type),
+        ("url", view.url),
+        ("description", view.description),
+        ("auth", view.auth),
+        ("username", view.username or "—"),
+        ("credentials", "stored (encrypted)" if view.has_secret else "none"),
+        ("tls", "verification OFF (insecure)" if view.tls_insecure else ("custom CA" if view.has_ca else "verified")),
+        ("options", json.dumps(view.options) if view.options else "—"),
+    ]:
+        table.add_row(f"[bold]{key}[/]", str(value))
+    if view.connection:
+        c = view.connection
+        style = STATUS_STYLE.get(c.status, "white")
+        table.add_row("[bold]status[/]", f"[{style}]{c.status}[/] ({c.reason}) at {c.checked_at}")
+        table.add_row("[bold]message[/]", c.message or "")
+        if c.hint:
+            table.add_row("[bold]hint[/]", c.hint)
+        if c.rights:
+            table.add_row("[bold]rights[/]", f"{c.rights}: {c.rights_detail}")
+    else:
+        table.add_row("[bold]status[/]", "not tested")
+    console.print(table)
+
+
+@app.command("add")
+@handle_errors
+def add(
+    name: Annotated[str, typer.Option(help="Unique name of the integration")],
+    type_: Annotated[str, typer.Option("--type", help=TYPES_HELP)],
+    url: Annotated[str | None, typer.Option(help="Registry URL, e.g. https://registry.example.com")] = None,
+    description: Annotated[str, typer.Option(help="Free text")] = "",
+    username: Annotated[str | None, typer.Option(help="Account user name")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password or token from stdin")
+    ] = False,
+    password_env: Annotated[
+        str | None, typer.Option("--password-env", help="Read the password or token from this variable")
+    ] = None,
+    auth: Annotated[
+        str | None, typer.Option(help="anonymous, password or token (default: password when one is given)")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Do not verify TLS certificates (test registries only)")
+    ] = False,
+    ca_file: Annotated[
+        Path | None, typer.Option("--ca-file", help="PEM bundle of the CA that signed the registry's certificate")
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Type option KEY=VALUE (repeatable)")
+    ] = None,
+    no_test: Annotated[bool, typer.Option("--no-test", help="Save without testing the connection")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add an integration; the connection is tested first and nothing is saved if it fails."""
+    runtime = Runtime.from_env()
+    data = IntegrationInput(
+        name=name,
+        type=type_,
+        url=url or "",
+        description=description,
+        username=username,
+        secret=read_secret(password_stdin, password_env),
+        auth=auth,  # type: ignore[arg-type]
+        insecure=insecure,
+        ca_pem=read_ca(ca_file),
+        options=parse_options(option),
+    )
+    if insecure:
+        err_console.print("[yellow]warning:[/] TLS verification is off for this registry")
+    view, result = asyncio.run(runtime.integrations.add(data, test=not no_test))
+    if as_json:
+        print_json({"integration": view, "test": result})
+        return
+    console.print(f"added [bold]{view.name}[/] ({view.type}, {view.url})", highlight=False)
+    if result:
+        show_result(result)
+
+
+@app.command("edit")
+@handle_errors
+def edit(
+    name: Annotated[str, typer.Argument(help="Integration to change")],
+    new_name: Annotated[str | None, typer.Option("--name", help="Rename")] = None,
+    url: Annotated[str | None, typer.Option(help="New registry URL")] = None,
+    description: Annotated[str | None, typer.Option(help="New description")] = None,
+    username: Annotated[str | None, typer.Option(help="New user name")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Update stored credentials from stdin")
+    ] = False,
+    password_env: Annotated[
+        str | None, typer.Option("--password-env", help="Update stored credentials from this variable")
+    ] = None,
+    auth: Annotated[str | None, typer.Option(help="anonymous, password or token")] = None,
+    insecure: Annotated[
+        bool | None, typer.Option("--insecure/--verify-tls", help="Turn TLS verification off or on")
+    ] = None,
+    ca_file: Annotated[Path | None, typer.Option("--ca-file", help="Replace the CA bundle")] = None,
+    clear_ca: Annotated[bool, typer.Option("--clear-ca", help="Remove the stored CA bundle")] = False,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Set type option KEY=VALUE")] = None,
+    no_test: Annotated[bool, typer.Option("--no-test", help="Save without testing the connection")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change an integration. Stored credentials are kept unless new ones are given."""
+    runtime = Runtime.from_env()
+    changes = IntegrationChanges(
+        description=description,
+        url=url,
+        username=username,
+        secret=read_secret(password_stdin, password_env),
+        auth=auth,  # type: ignore[arg-type]
+        insecure=insecure,
+        ca_pem=read_ca(ca_file),
+        clear_ca=clear_ca,
+        options=parse_options(option) if option else None,
+        new_name=new_name,
+    )
+    view, result = asyncio.run(runtime.integrations.edit(name, changes, test=not no_test))
+    if as_json:
+        print_json({"integration": view, "test": result})
+        return
+    console.print(f"updated [bold]{view.name}[/]", highlight=False)
+    if result:
+        show_result(result)
+
+
+@app.command("list")
+@handle_errors
+def list_(as_json: JsonFlag = False) -> None:
+    """List integrations with their last connection status."""
+    views = Runtime.from_env().integrations.list_all()
+    if as_json:
+        print_json(views)
+        return
+    table = Table("name", "type", "url", "status", "rights", "checked")
+    for view in views:
+        c = view.connection
+        status = f"[{STATUS_STYLE.get(c.status, 'white')}]{c.status}[/]" if c else "not tested"
+        table.add_row(
+            view.name,
+            view.type,
+            view.url,
+            status,
+            (c.rights or "—") if c else "—",
+            c.checked_at.strftime("%Y-%m-%d %H:%M") if c and c.checked_at else "—",
+        )
+    console.print(table)
+
+
+@app.command("show")
+@handle_errors
+def show(name: str, as_json: JsonFlag = False) -> None:
+    """Show one integration (credentials are never shown)."""
+    view = Runtime.from_env().integrations.get(name)
+    if as_json:
+        print_json(view)
+    else:
+        show_integration(view)
+
+
+@app.command("test")
+@handle_errors
+def test(name: str, as_json: JsonFlag = False) -> None:
+    """Test the connection now and store the result. Exits 4 unless Connected."""
+    runtime = Runtime.from_env()
+    with err_console.status(f"testing {name}…"):
+        result = asyncio.run(runtime.integrations.test(name))
+    if as_json:
+        print_json(result)
+    else:
+        show_result(result)
+    if result.status.value != "Connected":
+        raise typer.Exit(4)
+
+
+@app.command("delete")
+@handle_errors
+def delete(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False) -> None:
+    """Delete an integration and its stored credentials."""
+    runtime = Runtime.from_env()
+    runtime.integrations.get(name)
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"delete integration {name}?"):
+        raise typer.Exit(1)
+    runtime.integrations.delete(name)
+    console.print(f"deleted {name}")
+
+
+@app.command("repos")
+@handle_errors
+def repos(
+    name: str,
+    tags: Annotated[
+        bool, typer.Option("--tags", help="Also list tags with digest, platforms and created time")
+    ] = False,
+    repository: Annotated[list[str] | None, typer.Option("--repository", "-r", help="Only these repositories")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Browse the repositories (and tags) the integration can see."""
+    runtime = Runtime.from_env()
+    with err_console.status(f"listing {name}…"):
+        listings = asyncio.run(runtime.integrations.browse(name, with_tags=tags, repositories=repository))
+    if as_json:
+        print_json(listings)
+        return
+    show_listings(listings, tags)
+
+
+def show_listings(listings: list[RepositoryListing], with_tags: bool) -> None:
+    if not with_tags:
+        for listing in listings:
+            console.print(listing.name, highlight=False)
+        console.print(f"[dim]{len(listings)} repositories[/]")
+        return
+    table = Table("repository", "tag", "digest", "platforms", "created", "source")
+    count = 0
+    for listing in listings:
+        if listing.error:
+            table.add_row(listing.name, "", f"[red]{listing.error}[/]", "", "", "")
+            continue
+        for info in listing.tags or []:
+            count += 1
+            if info.error:
+                table.add_row(info.repository, info.tag, f"[red]{info.error}[/]", "", "", "")
+                continue
+            table.add_row(
+                info.repository,
+                info.tag,
+                (info.digest or "")[:19],
+                ", ".join(info.platforms),
+                info.created.strftime("%Y-%m-%d %H:%M:%S") if info.created else "—",
+                info.created_source or "—",
+            )
+    console.print(table)
+    console.print(
+        f"[dim]{len(listings)} repositories, {count} tags; source: build = image config created, "
+        "push = registry push time[/]"
+    )
+
+
+@app.command("types")
+@handle_errors
+def types(as_json: JsonFlag = False) -> None:
+    """List the registry types and the least rights each needs."""
+    from ..services.integrations import registry_types
+
+    entries = registry_types()
+    if as_json:
+        print_json(entries)
+        return
+    table = Table("type", "name", "auth", "least rights")
+    for entry in entries:
+        table.add_row(entry["type"], entry["label"], ", ".join(entry["auth"]), entry["least_rights"])
+    console.print(table)

@@ -1,0 +1,54 @@
+"""`regscout token …`: API bearer tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..runtime import Runtime
+from .output import console, err_console, handle_errors, print_json
+
+app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+
+
+@app.command("create")
+@handle_errors
+def create(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Create a token. It is printed once and only its hash is stored."""
+    view, secret = Runtime.from_env().tokens.create(name)
+    if as_json:
+        print_json({"token": view, "secret": secret.reveal()})
+        return
+    err_console.print(f"token [bold]{view.name}[/] created; it is shown only now:")
+    print(secret.reveal())
+
+
+@app.command("list")
+@handle_errors
+def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tokens (never their values)."""
+    views = Runtime.from_env().tokens.list_all()
+    if as_json:
+        print_json(views)
+        return
+    table = Table("name", "prefix", "role", "created", "last used", "revoked")
+    for v in views:
+        table.add_row(
+            v.name,
+            v.prefix,
+            v.role,
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            v.last_used_at.strftime("%Y-%m-%d %H:%M") if v.last_used_at else "—",
+            v.revoked_at.strftime("%Y-%m-%d %H:%M") if v.revoked_at else "—",
+        )
+    console.print(table)
+
+
+@app.command("revoke")
+@handle_errors
+def revoke(name: str) -> None:
+    """Revoke a token; requests with it are refused from now on."""
+    view = Runtime.from_env().tokens.revoke(name)
+    console.print(f"revoked {view.name}")

@@ -1,0 +1,1 @@
+"""Registry access: one OCI Distribution client and one adapter per registry type."""

@@ -1,0 +1,375 @@
+"""Registry integrations: add, list, show, edit, test, delete, browse. The CLI and the API both
+call this; it owns validation, encryption of credentials and the stored connection status."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..registries.auth import Credentials, TlsSettings
+from ..registries.base import ConnectionResult, RegistryAdapter, RegistryConfig, RepositoryListing
+from ..registries.distribution import ClientOptions
+from ..registries.types import REGISTRY_TYPES, UnknownRegistryType, adapter_class
+from ..secrets import Secret, SecretBox
+from ..store.db import Database
+from ..store.models import Integration
+
+AuthKind = Literal["anonymous", "password", "token"]
+
+
+class IntegrationError(Exception):
+    """A user error with a message that says what to do."""
+
+
+class IntegrationNotFound(IntegrationError):
+    pass
+
+
+class IntegrationExists(IntegrationError):
+    pass
+
+
+class InvalidIntegration(IntegrationError):
+    pass
+
+
+class ConnectionTestFailed(IntegrationError):
+    def __init__(self, result: ConnectionResult) -> None:
+        self.result = result
+        text = f"connection test failed: {result.status.value}: {result.message}"
+        if result.url:
+            text += f" ({result.url})"
+        if result.hint:
+            text += f". {result.hint}"
+        super().__init__(text + ". Nothing was saved (use --no-test to save anyway)")
+
+
+class StatusView(BaseModel):
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    checked_at: datetime | None = None
+    rights: str | None = None
+    rights_detail: str | None = None
+    rights_recommendation: str | None = None
+
+
+class IntegrationView(BaseModel):
+    """What may be shown of an integration: never the secret, only whether one is stored."""
+
+    name: str
+    description: str
+    type: str
+    url: str
+    auth: str
+    username: str | None
+    has_secret: bool
+    tls_insecure: bool
+    has_ca: bool
+    options: dict[str, Any]
+    connection: StatusView | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class IntegrationInput:
+    name: str
+    type: str
+    url: str
+    description: str = ""
+    username: str | None = None
+    secret: Secret | None = None
+    auth: AuthKind | None = None
+    insecure: bool = False
+    ca_pem: str | None = None
+    options: dict[str, Any] | None = None
+
+
+@dataclass
+class IntegrationChanges:
+    """Fields left None stay as they are; credentials are replaced only when a new secret is given."""
+
+    description: str | None = None
+    url: str | None = None
+    username: str | None = None
+    secret: Secret | None = None
+    auth: AuthKind | None = None
+    insecure: bool | None = None
+    ca_pem: str | None = None
+    clear_ca: bool = False
+    options: dict[str, Any] | None = None
+    new_name: str | None = None
+
+
+def normalise_url(url: str, default: str | None = None) -> str:
+    url = (url or default or "").strip()
+    if not url:
+        raise InvalidIntegration("a registry URL is required, e.g. https://registry.example.com")
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidIntegration(f"{url!r} is not an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise InvalidIntegration("put credentials in --username and --password-stdin, not in the URL")
+    path = parts.path.rstrip("/")
+    if path.endswith("/v2"):
+        path = path[: -len("/v2")]
+    return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+
+
+def check_ca(pem: str) -> str:
+    try:
+        ssl.create_default_context().load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise InvalidIntegration("the CA file holds no valid PEM certificate") from exc
+    return pem
+
+
+def _view(row: Integration) -> IntegrationView:
+    connection = None
+    if row.status:
+        connection = StatusView(
+            status=row.status,
+            reason=row.status_reason,
+            message=row.status_message,
+            hint=row.status_hint,
+            checked_at=row.status_checked_at,
+            rights=row.rights,
+            rights_detail=row.rights_detail,
+            rights_recommendation=row.rights_recommendation,
+        )
+    return IntegrationView(
+        name=row.name,
+        description=row.description,
+        type=row.type,
+        url=row.url,
+        auth=row.auth,
+        username=row.username,
+        has_secret=row.secret_ciphertext is not None,
+        tls_insecure=row.tls_insecure,
+        has_ca=row.ca_pem is not None,
+        options=dict(row.options or {}),
+        connection=connection,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _record_result(row: Integration, result: ConnectionResult) -> None:
+    row.status = result.status.value
+    row.status_reason = result.reason
+    row.status_message = result.message
+    row.status_hint = result.hint or None
+    row.status_checked_at = result.checked_at
+    row.rights = result.rights.verdict.value if result.rights else None
+    row.rights_detail = result.rights.detail if result.rights else None
+    row.rights_recommendation = (result.rights.recommendation or None) if result.rights else None
+
+
+class IntegrationService:
+    def __init__(self, db: Database, box: SecretBox, client_options: ClientOptions | None = None) -> None:
+        self.db = db
+        self.box = box
+        self.client_options = client_options
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def list_all(self) -> list[IntegrationView]:
+        with self.db.session() as session:
+            return [_view(row) for row in session.scalars(select(Integration).order_by(Integration.name))]
+
+    def get(self, name: str) -> IntegrationView:
+        with self.db.session() as session:
+            return _view(self._row(session, name))
+
+    @staticmethod
+    def _row(session: Session, name: str) -> Integration:
+        row = session.scalar(select(Integration).where(Integration.name == name))
+        if row is None:
+            raise IntegrationNotFound(f"no registry integration named {name!r}; `regscout registry list` shows them")
+        return row
+
+    # ---- adapters ---------------------------------------------------------------------------
+
+    def _config(
+        self,
+        type_name: str,
+        url: str,
+        username: str | None,
+        secret: Secret | None,
+        insecure: bool,
+        ca_pem: str | None,
+        options: dict[str, Any],
+    ) -> RegistryConfig:
+        credentials = Credentials(username or "", secret) if secret is not None else None
+        return RegistryConfig(type_name, url, credentials, TlsSettings(not insecure, ca_pem), options)
+
+    def adapter(self, name: str) -> RegistryAdapter:
+        with self.db.session() as session:
+            row = self._row(session, name)
+            secret = self.box.decrypt(row.secret_ciphertext) if row.secret_ciphertext else None
+            config = self._config(
+                row.type, row.url, row.username, secret, row.tls_insecure, row.ca_pem, dict(row.options or {})
+            )
+        return adapter_class(config.type)(config, self.client_options)
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def _validated(self, data: IntegrationInput) -> tuple[type[RegistryAdapter], RegistryConfig, AuthKind]:
+        try:
+            cls = adapter_class(data.type)
+        except UnknownRegistryType as exc:
+            raise InvalidIntegration(str(exc)) from None
+        if not data.name or len(data.name) > 100 or data.name != data.name.strip():
+            raise InvalidIntegration("a name of 1 to 100 characters without surrounding spaces is required")
+        url = normalise_url(data.url, cls.default_url)
+        auth: AuthKind = data.auth or ("anonymous" if data.secret is None else "password")
+        if auth not in cls.auth_kinds:
+            raise InvalidIntegration(f"type {data.type} accepts auth {', '.join(cls.auth_kinds)}, not {auth}")
+        if auth != "anonymous" and data.secret is None:
+            raise InvalidIntegration(f"auth {auth} needs a password or token (--password-stdin or --password-env)")
+        if auth == "anonymous" and data.secret is not None:
+            raise InvalidIntegration("a password or token was given with anonymous auth")
+        try:
+            options = cls.validate_options(dict(data.options or {}))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise InvalidIntegration(f"invalid options for type {data.type}: {problems}") from None
+        ca_pem = check_ca(data.ca_pem) if data.ca_pem else None
+        config = self._config(data.type, url, data.username, data.secret, data.insecure, ca_pem, options)
+        return cls, config, auth
+
+    async def _run_test(self, cls: type[RegistryAdapter], config: RegistryConfig) -> ConnectionResult:
+        async with cls(config, self.client_options) as adapter:
+            return await adapter.test()
+
+    async def add(
+        self, data: IntegrationInput, *, test: bool = True
+    ) -> tuple[IntegrationView, ConnectionResult | None]:
+        cls, config, auth = self._validated(data)
+        with self.db.session() as session:
+            if session.scalar(select(Integration.id).where(Integration.name == data.name)) is not None:
+                raise IntegrationExists(f"an integration named {data.name!r} exists; choose another name or edit it")
+        result = await self._run_test(cls, config) if test else None
+        if result is not None and result.status.value != "Connected":
+            raise ConnectionTestFailed(result)
+        row = Integration(
+            name=data.name,
+            description=data.description,
+            type=data.type,
+            url=config.url,
+            auth=auth,
+            username=data.username if auth != "anonymous" else None,
+            secret_ciphertext=self.box.encrypt(data.secret) if data.secret is not None else None,
+            tls_insecure=data.insecure,
+            ca_pem=config.tls.ca_pem,
+            options=config.options,
+        )
+        if result is not None:
+            _record_result(row, result)
+        with self.db.session() as session:
+            session.add(row)
+        return self.get(data.name), result
+
+    async def edit(
+        self, name: str, changes: IntegrationChanges, *, test: bool = True
+    ) -> tuple[IntegrationView, ConnectionResult | None]:
+        with self.db.session() as session:
+            row = self._row(session, name)
+            secret = changes.secret
+            if secret is None and row.secret_ciphertext:
+                secret = self.box.decrypt(row.secret_ciphertext)  # stored credentials are kept
+            options = dict(row.options or {})
+            if changes.options is not None:
+                options.update(changes.options)
+            auth = changes.auth or row.auth
+            if changes.auth == "anonymous":
+                secret = None
+            candidate = IntegrationInput(
+                name=changes.new_name or row.name,
+                type=row.type,
+                url=changes.url or row.url,
+                description=row.description if changes.description is None else changes.description,
+                username=changes.username if changes.username is not None else row.username,
+                secret=secret,
+                auth=auth,  # type: ignore[arg-type]
+                insecure=row.tls_insecure if changes.insecure is None else changes.insecure,
+                ca_pem=None if changes.clear_ca else (changes.ca_pem or row.ca_pem),
+                options=options,
+            )
+        cls, config, auth = self._validated(candidate)
+        if candidate.name != name:
+            with self.db.session() as session:
+                if session.scalar(select(Integration.id).where(Integration.name == candidate.name)) is not None:
+                    raise IntegrationExists(f"an integration named {candidate.name!r} exists")
+        result = await self._run_test(cls, config) if test else None
+        if result is not None and result.status.value != "Connected":
+            raise ConnectionTestFailed(result)
+        with self.db.session() as session:
+            row = self._row(session, name)
+            row.name = candidate.name
+            row.description = candidate.description
+            row.url = config.url
+            row.auth = auth
+            row.username = candidate.username if auth != "anonymous" else None
+            if changes.secret is not None:
+                row.secret_ciphertext = self.box.encrypt(changes.secret)
+            elif auth == "anonymous":
+                row.secret_ciphertext = None
+            row.tls_insecure = candidate.insecure
+            row.ca_pem = config.tls.ca_pem
+            row.options = config.options
+            if result is not None:
+                _record_result(row, result)
+        return self.get(candidate.name), result
+
+    def delete(self, name: str) -> None:
+        with self.db.session() as session:
+            session.delete(self._row(session, name))
+
+    async def test(self, name: str) -> ConnectionResult:
+        async with self.adapter(name) as adapter:
+            result = await adapter.test()
+        with self.db.session() as session:
+            _record_result(self._row(session, name), result)
+        return result
+
+    async def browse(
+        self, name: str, *, with_tags: bool = False, repositories: list[str] | None = None
+    ) -> list[RepositoryListing]:
+        async with self.adapter(name) as adapter:
+            return await adapter.browse(repositories, with_tags=with_tags)
+
+    def rotate_secrets(self, new_box: SecretBox) -> int:
+        """Re-encrypt every stored credential under new_box's first key, in one transaction."""
+        count = 0
+        with self.db.session() as session:
+            for row in session.scalars(select(Integration).where(Integration.secret_ciphertext.is_not(None))):
+                assert row.secret_ciphertext is not None
+                row.secret_ciphertext = new_box.rotate(row.secret_ciphertext)
+                count += 1
+        return count
+
+
+def registry_types() -> list[dict[str, Any]]:
+    return [
+        {
+            "type": name,
+            "label": cls.label,
+            "default_url": cls.default_url,
+            "auth": list(cls.auth_kinds),
+            "least_rights": cls.least_rights,
+            "options": cls.options_model.model_json_schema(),
+        }
+        for name, cls in sorted(REGISTRY_TYPES.items())
+    ]

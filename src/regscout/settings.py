@@ -1,0 +1,43 @@
+"""Process-wide settings read from the environment (every variable is documented in docs/settings.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "regscout"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    secret_key: str | None
+    bind_host: str
+    bind_port: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(os.environ["REGSCOUT_HOME"]) if os.environ.get("REGSCOUT_HOME") else _default_home()
+        database_url = os.environ.get("REGSCOUT_DATABASE_URL") or f"sqlite:///{home / 'regscout.db'}"
+        return cls(
+            home=home,
+            database_url=database_url,
+            secret_key=os.environ.get("REGSCOUT_SECRET_KEY") or None,
+            bind_host=os.environ.get("REGSCOUT_HOST", "127.0.0.1"),
+            bind_port=int(os.environ.get("REGSCOUT_PORT", "8080")),
+            log_level=os.environ.get("REGSCOUT_LOG_LEVEL", "INFO").upper(),
+        )
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.key"
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
