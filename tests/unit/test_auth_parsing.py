@@ -63,8 +63,14 @@ def _jwt(payload: object) -> str:
 
 
 def test_granted_actions_reads_the_access_claim() -> None:
-    token = _jwt({"access": [{"type": "repository", "name": "team/app", "actions": ["pull", "push"]},
-                             {"type": "repository", "name": "other", "actions": ["delete"]}]})
+    token = _jwt(
+        {
+            "access": [
+                {"type": "repository", "name": "team/app", "actions": ["pull", "push"]},
+                {"type": "repository", "name": "other", "actions": ["delete"]},
+            ]
+        }
+    )
     assert granted_actions(jwt_claims(token), "repository", "team/app") == {"pull", "push"}
     assert granted_actions(jwt_claims(token), "repository", "missing") == set()
 

@@ -294,6 +294,8 @@ def show_listings(listings: list[RepositoryListing], with_tags: bool) -> None:
     table = Table("repository", "tag", "digest", "platforms", "created", "source")
     count = 0
     for listing in listings:
+        for note in listing.notes:
+            table.add_row(listing.name, "", f"[dim]{note}[/]", "", "", "")
         if listing.error:
             table.add_row(listing.name, "", f"[red]{listing.error}[/]", "", "", "")
             continue

@@ -14,7 +14,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -121,6 +121,7 @@ class RepositoryListing:
     name: str
     tags: list[TagInfo] | None = None
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 _SUSPECT_YEARS = (1, 1970)
@@ -164,7 +165,7 @@ class RegistryAdapter:
     def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:
         return cls.options_model.model_validate(options).model_dump(exclude_defaults=True)
 
-    async def __aenter__(self) -> RegistryAdapter:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -332,12 +333,12 @@ class RegistryAdapter:
         repositories: list[str] | None = None,
         *,
         with_tags: bool = True,
-        concurrency: int = 32,
+        concurrency: int | None = None,
     ) -> list[RepositoryListing]:
         names = repositories if repositories is not None else [r async for r in self.list_repositories()]
         if not with_tags:
             return [RepositoryListing(name) for name in names]
-        semaphore = asyncio.Semaphore(concurrency)
+        semaphore = asyncio.Semaphore(concurrency or self.client.options.max_connections)
 
         async def limited(job: Awaitable[T]) -> T:
             async with semaphore:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from .base import RegistryAdapter
+from .dockerhub import DockerHubRegistry
 from .generic import GenericRegistry
+from .openshift import OpenShiftRegistry
+from .redhat import RedHatRegistry
 
-REGISTRY_TYPES: dict[str, type[RegistryAdapter]] = {adapter.type_name: adapter for adapter in (GenericRegistry,)}
+REGISTRY_TYPES: dict[str, type[RegistryAdapter]] = {
+    adapter.type_name: adapter for adapter in (GenericRegistry, DockerHubRegistry, RedHatRegistry, OpenShiftRegistry)
+}
 
 
 class UnknownRegistryType(ValueError):

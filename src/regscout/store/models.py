@@ -57,9 +57,7 @@ class Integration(Base):
     rights_detail: Mapped[str | None] = mapped_column(Text)
     rights_recommendation: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
     def __repr__(self) -> str:
         return f"Integration(name={self.name!r}, type={self.type!r}, url={self.url!r})"

@@ -1,0 +1,3 @@
+from regscout.cli.main import app
+
+app()

@@ -1,0 +1,43 @@
+"""Access to the services running on the machine (PostgreSQL, Redis, RabbitMQ).
+
+Tests that need one call `require_service`. Where the service is missing they skip with the
+reason, except when REGSCOUT_REQUIRE_SERVICES=1 (set by .ci/run), where they fail instead."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get("REGSCOUT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require_service(name: str, error: Exception) -> None:
+    message = f"{name} is not reachable ({type(error).__name__}: {error})"
+    if os.environ.get("REGSCOUT_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + "; REGSCOUT_REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
+    pytest.skip(message + "; set REGSCOUT_REQUIRE_SERVICES=1 to fail instead")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    import psycopg
+
+    name = "regscout_test_" + secrets.token_hex(4)
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        require_service("PostgreSQL", exc)
+        raise
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
