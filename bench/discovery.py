@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -38,6 +39,12 @@ def seed(registry: RunningRegistry, repos: int, tags: int) -> list[tuple[str, st
     with Pusher(registry) as pusher:
         pusher.push_many(items, workers=16)
     return [(repo, tag) for repo, tag, _ in items]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def regscout_listing(registry: RunningRegistry) -> tuple[float, int, int]:
@@ -94,7 +101,11 @@ def main() -> None:
             started = time.perf_counter()
             pushed = seed(registry, args.repos, args.tags)
             print(f"pushed {len(pushed)} tags in {time.perf_counter() - started:.1f} s")
+            registry_pid = registry.process_id
+            registry_cpu_before, client_cpu_before = process_cpu_seconds(registry_pid), time.process_time()
             ours, our_tags, requests = asyncio.run(regscout_listing(registry))
+            client_cpu = time.process_time() - client_cpu_before
+            registry_cpu = process_cpu_seconds(registry_pid) - registry_cpu_before
             subset = sorted({repo for repo, _ in pushed})[: args.skopeo_repos]
             theirs, their_tags = skopeo_listing(registry, subset)
         finally:
@@ -103,6 +114,11 @@ def main() -> None:
     print(
         f"regscout: {our_tags} tags in {ours:.2f} s = {ours_per_tag * 1000:.2f} ms/tag, "
         f"{requests / our_tags:.2f} HTTP requests/tag (token requests included)"
+    )
+    print(
+        f"CPU during the regscout listing: regscout {client_cpu / our_tags * 1000:.2f} ms/tag "
+        f"(token issuer thread included), registry {registry_cpu / our_tags * 1000:.2f} ms/tag, "
+        f"on {os.cpu_count()} cores"
     )
     print(f"skopeo:   {their_tags} tags in {theirs:.2f} s = {theirs_per_tag * 1000:.2f} ms/tag")
     print(f"ratio (skopeo time per tag / regscout time per tag): {theirs_per_tag / ours_per_tag:.1f}x")

@@ -103,6 +103,13 @@ class RunningRegistry:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def process_id(self) -> int:
+        """PID of the registry server (benchmarks read its CPU time)."""
+        if self._process is None:
+            raise RegistryStartError("the registry is not running")
+        return self._process.pid
+
     def admin_auth(self) -> tuple[str, str] | None:
         """Credentials that can push (None for an anonymous registry)."""
         if self.mode == "anonymous":
