@@ -233,26 +233,21 @@ class RegistryClient:
             write=self.options.read_timeout,
             pool=None,
         )
-        headers = {"User-Agent": f"regscout/{__version__}"}
-        self._http = httpx.AsyncClient(
-            verify=ssl_context,
-            limits=limits,
-            timeout=timeout,
-            http2=self.options.http2,
-            follow_redirects=False,
-            headers=headers,
-            trust_env=False,
-        )
+
+        def make_client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                verify=ssl_context,
+                limits=limits,
+                timeout=timeout,
+                http2=self.options.http2,
+                follow_redirects=False,
+                headers={"User-Agent": f"regscout/{__version__}"},
+                trust_env=False,
+            )
+
+        self._http = make_client()
         # Other origins (object storage behind a redirect) get their own client: no auth, no cookies.
-        self._foreign = httpx.AsyncClient(
-            verify=ssl_context,
-            limits=limits,
-            timeout=timeout,
-            http2=self.options.http2,
-            follow_redirects=False,
-            headers=headers,
-            trust_env=False,
-        )
+        self._foreign = make_client()
 
     async def __aenter__(self) -> RegistryClient:
         return self
