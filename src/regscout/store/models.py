@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -77,3 +77,16 @@ class ApiToken(Base):
 
     def __repr__(self) -> str:
         return f"ApiToken(name={self.name!r}, prefix={self.prefix!r})"
+
+
+class LayerResult(Base):
+    """One analyzer's result for one layer, keyed by the layer's diff_id (its uncompressed
+    content) and the analyzer's name and version: shared by every image and every worker."""
+
+    __tablename__ = "layer_results"
+
+    diff_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    analyzer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # zlib-compressed JSON
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,1 @@
+"""Image analysis: layers streamed once, files captured for analyzers, results merged per image."""

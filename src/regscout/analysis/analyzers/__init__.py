@@ -1,0 +1,1 @@
+"""One analyzer per ecosystem. The list of analyzers is ANALYZERS in analyzers/registry.py."""

@@ -1,0 +1,58 @@
+"""The per-layer cache: analysis results by (diff_id, analyzer, analyzer version), in the
+database so every worker shares them. An image whose layers are all cached costs a manifest and
+a config fetch; bumping one analyzer's version redoes only that analyzer's part."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..store.db import Database
+from ..store.models import LayerResult
+
+
+class LayerCache:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get_many(self, diff_id: str, wanted: Iterable[tuple[str, int]]) -> dict[str, dict[str, Any]]:
+        """The cached results of this layer for the (analyzer, version) pairs asked, by analyzer."""
+        pairs = list(wanted)
+        if not pairs:
+            return {}
+        with self.db.session() as session:
+            rows = session.execute(
+                select(LayerResult.analyzer, LayerResult.result).where(
+                    LayerResult.diff_id == diff_id,
+                    tuple_(LayerResult.analyzer, LayerResult.version).in_(pairs),
+                )
+            ).all()
+        return {analyzer: json.loads(zlib.decompress(blob)) for analyzer, blob in rows}
+
+    def put_many(self, diff_id: str, results: dict[tuple[str, int], dict[str, Any]]) -> None:
+        """Store results; a concurrent worker storing the same key first is not an error."""
+        if not results:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "diff_id": diff_id,
+                "analyzer": name,
+                "version": version,
+                "result": zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6),
+                "created_at": now,
+            }
+            for (name, version), data in results.items()
+        ]
+        dialect = self.db.engine.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(LayerResult).values(rows).on_conflict_do_nothing()
+        with self.db.session() as session:
+            session.execute(statement)

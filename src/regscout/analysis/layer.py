@@ -1,0 +1,155 @@
+"""Analyse one layer: walk its tar once, apply capture rules, run the analyzers, and record what
+the layer does to lower layers (whiteouts, opaque directories, non-directory entries)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from .analyzers.base import Analyzer
+from .capture import CapturePlan
+from .model import AnalyzerResult, CapturedFile
+from .tarwalk import HARDLINK, CountingReader, LayerFormatError, TarWalker, open_decompressed
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+STRUCTURE_ANALYZER = "layer-structure"
+STRUCTURE_VERSION = 1
+DEFAULT_MAX_UNCOMPRESSED = 64 * 1024**3
+
+
+def path_hash(path: str) -> int:
+    """A compact identity for a path (8 bytes), to store every non-directory path of a layer."""
+    return int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big")
+
+
+@dataclass
+class LayerStructure:
+    """What this layer removes from the layers below it."""
+
+    whiteouts: set[str] = field(default_factory=set)  # paths deleted (with everything under them)
+    opaque_dirs: set[str] = field(default_factory=set)  # dirs whose lower contents are hidden
+    non_dirs: set[int] = field(default_factory=set)  # path_hash of every non-directory entry
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "whiteouts": sorted(self.whiteouts),
+            "opaque_dirs": sorted(self.opaque_dirs),
+            "non_dirs": b"".join(h.to_bytes(8, "big") for h in sorted(self.non_dirs)).hex(),
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LayerStructure:
+        raw = bytes.fromhex(data.get("non_dirs", ""))
+        return cls(
+            whiteouts=set(data.get("whiteouts", [])),
+            opaque_dirs=set(data.get("opaque_dirs", [])),
+            non_dirs={int.from_bytes(raw[i : i + 8], "big") for i in range(0, len(raw), 8)},
+            warnings=list(data.get("warnings", [])),
+        )
+
+    def hides(self, location: str) -> bool:
+        """Whether a lower layer's file at `location` is gone once this layer is applied."""
+        if location in self.whiteouts or hash_path_in(location, self.non_dirs, strict=True):
+            return True
+        parts = location.split("/")
+        for depth in range(1, len(parts)):
+            ancestor = "/".join(parts[:depth])
+            if ancestor in self.whiteouts or ancestor in self.opaque_dirs:
+                return True
+        return False
+
+
+def hash_path_in(location: str, hashes: set[int], *, strict: bool) -> bool:
+    """Whether `location` (strict=False) or one of its ancestors is a non-directory here: a file
+    or symlink replacing a directory removes everything that was below it."""
+    parts = location.split("/")
+    last = len(parts) if not strict else len(parts) - 1
+    return any(path_hash("/".join(parts[:depth])) in hashes for depth in range(1, last + 1))
+
+
+@dataclass
+class LayerAnalysis:
+    diff_id: str
+    structure: LayerStructure
+    results: dict[str, AnalyzerResult]  # analyzer name -> result
+    uncompressed_size: int = 0
+    format: str = "tar"
+
+
+def analyze_layer(
+    source: BinaryIO,
+    analyzers: list[Analyzer],
+    *,
+    expected_diff_id: str | None = None,
+    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+) -> LayerAnalysis:
+    """Read a layer (compressed or not) from `source` once and analyse it."""
+    plan = CapturePlan(analyzers)
+    decompressed, fmt = open_decompressed(source)
+    counter = CountingReader(decompressed, max_uncompressed)
+    walker = TarWalker(counter)
+    structure = LayerStructure()
+    captured: dict[str, list[CapturedFile]] = {analyzer.name: [] for analyzer in analyzers}
+    by_path: dict[str, CapturedFile] = {}
+    for entry in walker.entries():
+        directory, _, basename = entry.path.rpartition("/")
+        if basename.startswith(WHITEOUT_PREFIX):
+            if basename == OPAQUE_MARKER:
+                structure.opaque_dirs.add(directory)
+            else:
+                hidden = basename[len(WHITEOUT_PREFIX) :]
+                structure.whiteouts.add(f"{directory}/{hidden}" if directory else hidden)
+            continue
+        if not entry.is_dir:
+            structure.non_dirs.add(path_hash(entry.path))
+        if entry.kind == HARDLINK:
+            _capture_hardlink(entry.path, entry.linkname, by_path, plan, captured)
+            continue
+        if not entry.is_regular:
+            continue
+        wanting = plan.match(entry.path, entry.mode, entry.size)
+        if not wanting:
+            continue
+        fitting = [a for a in wanting if entry.size <= a.interest.max_size]
+        for analyzer in wanting:
+            if analyzer not in fitting:
+                structure.warnings.append(
+                    f"{analyzer.name}: skipped {entry.path} ({entry.size} bytes, over its {analyzer.interest.max_size})"
+                )
+        if not fitting:
+            continue
+        data = walker.read_body(max(a.interest.max_size for a in fitting))
+        file = CapturedFile(entry.path, data, entry.mode, entry.size)
+        by_path[entry.path] = file
+        for analyzer in fitting:
+            captured[analyzer.name].append(file)
+    # Drain whatever follows the end marker so the diff_id covers the whole stream.
+    while counter.read(1 << 20):
+        pass
+    structure.warnings.extend(walker.warnings)
+    if expected_diff_id and expected_diff_id.startswith("sha256:") and counter.digest != expected_diff_id:
+        raise LayerFormatError(
+            f"the layer's uncompressed content is {counter.digest}, not the diff_id {expected_diff_id} the image "
+            "config declares: the image is inconsistent; nothing was kept"
+        )
+    results = {}
+    for analyzer in analyzers:
+        files = captured[analyzer.name]
+        results[analyzer.name] = analyzer.analyze(files) if files else AnalyzerResult()
+    return LayerAnalysis(expected_diff_id or counter.digest, structure, results, counter.count, fmt)
+
+
+def _capture_hardlink(
+    path: str, target: str, by_path: dict[str, CapturedFile], plan: CapturePlan, captured: dict[str, list[CapturedFile]]
+) -> None:
+    """A hardlink to a file captured earlier in this layer is the same content under another name."""
+    source = by_path.get(target.lstrip("/"))
+    if source is None:
+        return
+    for analyzer in plan.match(path, source.mode, source.size):
+        if source.size <= analyzer.interest.max_size:
+            captured[analyzer.name].append(CapturedFile(path, source.data, source.mode, source.size))
