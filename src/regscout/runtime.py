@@ -7,7 +7,9 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 
+from .analysis.cache import LayerCache
 from .secrets import RedactingFilter, SecretBox, load_key_ring
+from .services.images import ImageService
 from .services.integrations import IntegrationService
 from .services.tokens import TokenService
 from .settings import Settings
@@ -37,6 +39,10 @@ class Runtime:
     @cached_property
     def integrations(self) -> IntegrationService:
         return IntegrationService(self.db, self.box)
+
+    @cached_property
+    def images(self) -> ImageService:
+        return ImageService(self.integrations, LayerCache(self.db))
 
     @cached_property
     def tokens(self) -> TokenService:

@@ -6,17 +6,20 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..analysis.tarwalk import LayerFormatError
 from ..registries.errors import RegistryError
+from ..registries.reference import InvalidReference
 from ..runtime import Runtime
 from ..secrets import SecretKeyError, redact
 from ..services.integrations import (
     ConnectionTestFailed,
+    IntegrationError,
     IntegrationExists,
     IntegrationNotFound,
     InvalidIntegration,
 )
 from ..services.tokens import TokenError
-from . import registries, tokens
+from . import images, registries, tokens
 
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (IntegrationNotFound, status.HTTP_404_NOT_FOUND),
@@ -24,6 +27,9 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (InvalidIntegration, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (TokenError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (ConnectionTestFailed, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (InvalidReference, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (LayerFormatError, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (IntegrationError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (RegistryError, status.HTTP_502_BAD_GATEWAY),
     (SecretKeyError, status.HTTP_500_INTERNAL_SERVER_ERROR),
 ]
@@ -55,4 +61,5 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(registries.router)
     app.include_router(tokens.router)
+    app.include_router(images.router)
     return app

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field, SecretStr
 
-from ..cli.output import plain
+from ..jsonable import plain
 from ..secrets import Secret
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView, registry_types
 from .deps import RuntimeDep, TokenDep

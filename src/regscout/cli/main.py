@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import registry, secrets_cmd, tokens
+from . import images, registry, secrets_cmd, tokens
 from .output import handle_errors
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app = typer.Typer(
 app.add_typer(registry.app, name="registry")
 app.add_typer(tokens.app, name="token")
 app.add_typer(secrets_cmd.app, name="secrets")
+app.command("sbom")(images.sbom_command)
+app.command("image-info")(images.image_info_command)
 
 
 @app.command()

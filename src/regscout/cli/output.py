@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import functools
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
+from ..analysis.tarwalk import LayerFormatError
+from ..jsonable import plain
 from ..registries.errors import RegistryError
 from ..secrets import SecretKeyError, redact
 from ..services.integrations import (
@@ -36,23 +34,6 @@ EXIT_CONFLICT = 5
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses, pydantic models, enums and datetimes as JSON-ready values."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
 
 
 def print_json(value: Any) -> None:
@@ -79,7 +60,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), EXIT_INVALID)
         except ConnectionTestFailed as exc:
             fail(str(exc), EXIT_REGISTRY)
-        except (IntegrationError, RegistryError) as exc:
+        except (IntegrationError, RegistryError, LayerFormatError) as exc:
             fail(str(exc), EXIT_REGISTRY)
         except SecretKeyError as exc:
             fail(str(exc), 1)

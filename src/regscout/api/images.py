@@ -1,0 +1,43 @@
+"""/api/v1/images: details and SBOM of one image, analysed from its registry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from ..analysis.sbom import native, render
+from .deps import RuntimeDep, TokenDep
+
+router = APIRouter(prefix="/api/v1/images", tags=["images"])
+
+RefQuery = Annotated[str, Query(description="host[:port]/repository:tag or …@sha256:…")]
+RegistryQuery = Annotated[str | None, Query(description="Integration whose credentials to use")]
+PlatformQuery = Annotated[str | None, Query(description="OS/ARCH[/VARIANT] from a multi-arch index")]
+MEDIA_TYPES = {
+    "cyclonedx": "application/vnd.cyclonedx+json",
+    "spdx": "application/spdx+json",
+    "json": "application/json",
+}
+
+
+@router.get("/inspect")
+async def inspect_image(
+    rt: RuntimeDep, _: TokenDep, ref: RefQuery, registry: RegistryQuery = None, platform: PlatformQuery = None
+) -> dict[str, Any]:
+    """Image details, OS and packages (each with the layer that brought it)."""
+    _resolved, report = await rt.images.analyze(ref, registry=registry, platform=platform)
+    return native(report)
+
+
+@router.get("/sbom")
+async def image_sbom(
+    rt: RuntimeDep,
+    _: TokenDep,
+    ref: RefQuery,
+    registry: RegistryQuery = None,
+    platform: PlatformQuery = None,
+    format: Annotated[Literal["cyclonedx", "spdx", "json"], Query()] = "cyclonedx",
+) -> Response:
+    resolved, report = await rt.images.analyze(ref, registry=registry, platform=platform)
+    return Response(render(report, format, resolved.reference.registry_host), media_type=MEDIA_TYPES[format])
