@@ -88,7 +88,7 @@ async def test_layer_semantics_and_details(registry_anonymous: RunningRegistry, 
     assert details.digest == image.digest and details.platform == "linux/amd64"
     assert [layer.diff_id for layer in details.layers] == [layer.diff_id for layer in image.layers]
     assert details.layers[1].created_by.startswith("RUN /bin/sh -c make install")
-    assert details.dockerfile == ["ADD file:base in /", "RUN /bin/sh -c make install"]
+    assert details.dockerfile == ["ADD file:base in /", "RUN make install"]
     assert details.env == {"PATH": "/bin", "DB_PASSWORD": "****", "API_TOKEN": "****"}
     assert (details.user, details.exposed_ports) == ("app", ["8080/tcp"])
     assert details.total_size == sum(layer.size for layer in image.layers)

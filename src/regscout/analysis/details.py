@@ -69,6 +69,9 @@ def dockerfile_line(created_by: str) -> str:
     nop = _NOP.match(text)
     if nop:
         return text[nop.end() :].strip()
+    if text.startswith("RUN "):
+        shell = _SHELL.match(text[4:])
+        return f"RUN {shell.group('cmd').strip()}" if shell else text
     if text.startswith(
         (
             "RUN ",

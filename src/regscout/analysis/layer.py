@@ -94,6 +94,32 @@ def analyze_layer(
     walker = TarWalker(counter)
     structure = LayerStructure()
     captured: dict[str, list[CapturedFile]] = {analyzer.name: [] for analyzer in analyzers}
+    results = {analyzer.name: AnalyzerResult() for analyzer in analyzers}
+    try:
+        _walk(walker, plan, structure, captured, results)
+        walker.drain()  # whatever follows the end marker still counts for the diff_id
+    finally:
+        digest = counter.digest  # also stops the hashing thread
+    structure.warnings.extend(walker.warnings)
+    if expected_diff_id and expected_diff_id.startswith("sha256:") and digest != expected_diff_id:
+        raise LayerFormatError(
+            f"the layer's uncompressed content is {digest}, not the diff_id {expected_diff_id} the image "
+            "config declares: the image is inconsistent; nothing was kept"
+        )
+    for analyzer in analyzers:
+        if captured[analyzer.name]:
+            results[analyzer.name].absorb(analyzer.analyze(captured[analyzer.name]))
+    return LayerAnalysis(expected_diff_id or digest, structure, results, counter.count, fmt)
+
+
+def _walk(
+    walker: TarWalker,
+    plan: CapturePlan,
+    structure: LayerStructure,
+    captured: dict[str, list[CapturedFile]],
+    results: dict[str, AnalyzerResult],
+) -> None:
+    """Walk the entries; per-file analyzers run at once, the others get their files at the end."""
     by_path: dict[str, CapturedFile] = {}
     for entry in walker.entries():
         directory, _, basename = entry.path.rpartition("/")
@@ -124,23 +150,14 @@ def analyze_layer(
             continue
         data = walker.read_body(max(a.interest.max_size for a in fitting))
         file = CapturedFile(entry.path, data, entry.mode, entry.size)
-        by_path[entry.path] = file
+        batched = [a for a in fitting if not a.interest.per_file]
+        if batched:
+            by_path[entry.path] = file  # kept for hardlinks to it, as the batched analyzers keep it anyway
         for analyzer in fitting:
-            captured[analyzer.name].append(file)
-    # Drain whatever follows the end marker so the diff_id covers the whole stream.
-    while counter.read(1 << 20):
-        pass
-    structure.warnings.extend(walker.warnings)
-    if expected_diff_id and expected_diff_id.startswith("sha256:") and counter.digest != expected_diff_id:
-        raise LayerFormatError(
-            f"the layer's uncompressed content is {counter.digest}, not the diff_id {expected_diff_id} the image "
-            "config declares: the image is inconsistent; nothing was kept"
-        )
-    results = {}
-    for analyzer in analyzers:
-        files = captured[analyzer.name]
-        results[analyzer.name] = analyzer.analyze(files) if files else AnalyzerResult()
-    return LayerAnalysis(expected_diff_id or counter.digest, structure, results, counter.count, fmt)
+            if analyzer.interest.per_file:
+                results[analyzer.name].absorb(analyzer.analyze([file]))
+            else:
+                captured[analyzer.name].append(file)
 
 
 def _capture_hardlink(

@@ -8,10 +8,14 @@ symlink. A package database found again in an upper layer replaces the lower one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from packageurl import PackageURL
 
+from .analyzers.apk import apk_purl
+from .analyzers.dpkg import deb_purl
+from .analyzers.rpm import rpm_purl
 from .layer import LayerStructure
 from .model import AnalyzerResult, OSRelease, Package
 
@@ -86,24 +90,33 @@ def _topmost_os(
     os_by_layer: list[tuple[LayerRef, OSRelease]],
     layers: list[tuple[LayerRef, LayerStructure, dict[str, AnalyzerResult]]],
 ) -> OSRelease | None:
-    """The OS of the highest layer that declares one and whose file was not removed later."""
-    for ref, os in reversed(os_by_layer):
+    """The OS of the highest layer that declares one in a file not removed later. An os-release
+    file wins over a distro release file (a later layer touching only etc/debian_version does not
+    replace what os-release says)."""
+    surviving = []
+    for ref, os in os_by_layer:
         later = [structure for r, structure, _ in layers if r.index > ref.index]
         if not os.source or not any(structure.hides(os.source) for structure in later):
-            return os
-    return None
+            surviving.append(os)
+    from_os_release = [os for os in surviving if os.source.endswith("os-release")]
+    chosen = from_os_release or surviving
+    return chosen[-1] if chosen else None
+
+
+OS_PURLS: dict[str, Callable[[Package, str | None], str]] = {"deb": deb_purl, "apk": apk_purl, "rpm": rpm_purl}
 
 
 def with_os_purl(package: Package, os: OSRelease | None) -> Package:
-    """OS packages get the distro's namespace and a `distro=` qualifier once the OS is known."""
-    if package.ecosystem not in OS_ECOSYSTEMS or os is None:
+    """OS packages get the distro's namespace (each ecosystem's own rule) and a `distro=`
+    qualifier once the image's OS is known."""
+    build = OS_PURLS.get(package.ecosystem)
+    if build is None or os is None:
         return package
     try:
-        purl = PackageURL.from_string(package.purl)
+        purl = PackageURL.from_string(build(package, os.id))
     except ValueError:
         return package
     qualifiers = dict(purl.qualifiers or {})
     qualifiers["distro"] = f"{os.id}-{os.version_id}" if os.version_id else os.id
-    namespace = os.id if package.ecosystem in ("deb", "apk") else (purl.namespace or os.id)
-    updated = PackageURL(purl.type, namespace, purl.name, purl.version, qualifiers, purl.subpath)
+    updated = PackageURL(purl.type, purl.namespace, purl.name, purl.version, qualifiers, purl.subpath)
     return replace(package, purl=updated.to_string())

@@ -81,6 +81,13 @@ class AnalyzerResult:
     owned_files: set[str] = field(default_factory=set)  # paths owned by OS packages (for dedup)
     warnings: list[str] = field(default_factory=list)
 
+    def absorb(self, other: AnalyzerResult) -> None:
+        """Add another result of the same analyzer (from another file of the same layer)."""
+        self.packages.extend(other.packages)
+        self.os = other.os or self.os
+        self.owned_files |= other.owned_files
+        self.warnings.extend(other.warnings)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "packages": [package_to_json(p) for p in self.packages],

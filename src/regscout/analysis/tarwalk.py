@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,28 +63,53 @@ class TarEntry:
 
 
 class CountingReader:
-    """Counts and hashes the uncompressed bytes; enforces the uncompressed size limit."""
+    """Reads the uncompressed stream in large chunks for the walker, counts it against the size
+    limit, and hashes it (for the diff_id check) in a second thread: hashlib releases the GIL,
+    so hashing overlaps with decompression instead of adding to it."""
 
     def __init__(self, source: Readable, limit: int) -> None:
         self.source = source
         self.limit = limit
         self.count = 0
-        self.hasher = hashlib.sha256()
+        self._hasher = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._hash_chunks, name="layer-hash", daemon=True)
+        self._thread.start()
+        self._digest: str | None = None
+
+    def _hash_chunks(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._hasher.update(chunk)
 
     def read(self, size: int = -1, /) -> bytes:
-        data = self.source.read(size)
+        try:
+            data = self.source.read(size)
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+            self.close()
+            raise LayerFormatError(f"the layer's compressed stream is corrupt or truncated: {exc}") from None
         self.count += len(data)
         if self.count > self.limit:
+            self.close()
             raise LayerFormatError(
                 f"the layer expands past the {self.limit}-byte limit (a decompression bomb, or raise "
                 "the limit for very large layers)"
             )
-        self.hasher.update(data)
+        if data:
+            self._chunks.put(data)
         return data
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
 
     @property
     def digest(self) -> str:
-        return "sha256:" + self.hasher.hexdigest()
+        """The sha256 of everything read so far (stops the hashing thread)."""
+        if self._digest is None:
+            self.close()
+            self._digest = "sha256:" + self._hasher.hexdigest()
+        return self._digest
 
 
 def open_decompressed(source: BinaryIO) -> tuple[Readable, str]:
@@ -164,38 +191,53 @@ class TarWalker:
         self.reader = reader
         self.warnings: list[str] = []
         self._pending = 0  # body bytes (plus padding) not yet consumed
-        self._ended = False
+        self._buffer = memoryview(b"")  # read ahead in large chunks: headers are served from here
+
+    def _fill(self) -> bool:
+        try:
+            chunk = self.reader.read(SKIP_CHUNK)
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+            raise LayerFormatError(f"the layer's compressed stream is corrupt or truncated: {exc}") from None
+        if not chunk:
+            return False
+        self._buffer = memoryview(bytes(self._buffer) + chunk if self._buffer else chunk)
+        return True
 
     def _read_exact(self, size: int, what: str) -> bytes:
-        chunks: list[bytes] = []
-        remaining = size
+        if len(self._buffer) >= size:
+            data = self._buffer[:size].tobytes()
+            self._buffer = self._buffer[size:]
+            return data
+        parts = [self._buffer.tobytes()]
+        remaining = size - len(self._buffer)
+        self._buffer = memoryview(b"")
         while remaining > 0:
-            try:
-                chunk = self.reader.read(min(remaining, SKIP_CHUNK))
-            except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
-                raise LayerFormatError(f"the layer's compressed stream is corrupt or truncated: {exc}") from None
-            if not chunk:
+            if not self._fill():
                 raise LayerFormatError(f"truncated layer: the stream ended inside {what}")
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            take = self._buffer[:remaining]
+            parts.append(take.tobytes())
+            remaining -= len(take)
+            self._buffer = self._buffer[len(take) :]
+        return b"".join(parts)
 
     def _skip(self, size: int, what: str) -> None:
         while size > 0:
-            step = min(size, SKIP_CHUNK)
-            self._read_exact(step, what)
+            if not self._buffer and not self._fill():
+                raise LayerFormatError(f"truncated layer: the stream ended inside {what}")
+            step = min(size, len(self._buffer))
+            self._buffer = self._buffer[step:]
             size -= step
 
     def _read_block(self) -> bytes | None:
-        try:
-            first = self.reader.read(BLOCK)
-        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
-            raise LayerFormatError(f"the layer's compressed stream is corrupt or truncated: {exc}") from None
-        if not first:
+        if not self._buffer and not self._fill():
             return None
-        if len(first) < BLOCK:
-            first += self._read_exact(BLOCK - len(first), "a tar header")
-        return first
+        return self._read_exact(BLOCK, "a tar header")
+
+    def drain(self) -> None:
+        """Read to the end of the stream (whatever follows the end-of-archive marker)."""
+        self._buffer = memoryview(b"")
+        while self._fill():
+            self._buffer = memoryview(b"")
 
     def read_body(self, limit: int) -> bytes:
         """The current entry's body (call at most once, right after the entry is yielded)."""
@@ -220,7 +262,6 @@ class TarWalker:
                 self.warnings.append("the layer ends without a tar end-of-archive marker")
                 return
             if block == b"\x00" * BLOCK:
-                self._ended = True
                 return  # whatever follows the end marker is padding
             if not _checksum_ok(block):
                 raise LayerFormatError("tar header checksum mismatch: the layer is corrupt")

@@ -26,6 +26,9 @@ class Interest:
     directories: tuple[str, ...] = ()  # direct children of these dirs: "var/lib/dpkg/status.d/"
     executables: bool = False  # regular files with an execute bit and at least 1 KiB
     max_size: int = 64 * MiB  # larger matches are skipped with a warning
+    # Each file is analysed alone as soon as it is read, and its bytes dropped: for analyzers
+    # whose files are independent (binaries, archives, metadata files), so memory holds one at a time.
+    per_file: bool = False
     extra: frozenset[str] = field(default_factory=frozenset)  # reserved
 
 
