@@ -13,6 +13,7 @@ Run: .venv/bin/python -m bench.analysis
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -22,13 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from isal import igzip, isal_zlib
+from isal import isal_zlib
 from tests.harness.debian import debian_rootfs_tar
 from tests.harness.images import Layer, Pusher, build_image, sha256_digest, tar_layer
 from tests.harness.registry import RunningRegistry, start_registry
 
 RUNNER = """
-import asyncio, json, resource, sys, time
+import asyncio, json, sys, time
 from regscout.analysis.analyzers.registry import default_analyzers
 from regscout.analysis.cache import LayerCache
 from regscout.analysis.image import ImageAnalyzer
@@ -36,6 +37,11 @@ from regscout.registries.auth import Credentials
 from regscout.registries.distribution import RegistryClient
 from regscout.secrets import Secret
 from regscout.store.db import Database
+def peak_rss_mb():
+    # VmHWM is this process's own high-water mark; ru_maxrss would carry over the parent's peak across fork+exec
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 url, user, password, repository, reference, db_url = sys.argv[1:7]
 db = Database(db_url); db.migrate()
 async def main():
@@ -49,13 +55,13 @@ for found in report.inventory.packages:
     counts[found.package.ecosystem] = counts.get(found.package.ecosystem, 0) + 1
 print(json.dumps({"seconds": elapsed, "packages": counts, "layers_from_cache": report.stats.layers_from_cache,
                   "bytes_fetched": report.stats.bytes_fetched,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 
 def gzip_layer(raw_tar: Path) -> Layer:
     raw = raw_tar.read_bytes()
-    data = igzip.compress(raw, compresslevel=6)
+    data = gzip.compress(raw, compresslevel=6, mtime=0)  # what image builders write (Go default level)
     return Layer(
         "application/vnd.oci.image.layer.v1.tar+gzip", data, sha256_digest(data), len(data), sha256_digest(raw)
     )

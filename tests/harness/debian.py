@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 __all__ = ["CACHE_DIR", "debian_rootfs_tar", "mmdebstrap_command"]
@@ -52,3 +53,33 @@ def _build(target: Path) -> None:
         raise RuntimeError(f"mmdebstrap failed: {exc.stderr.decode(errors='replace')[-2000:]}") from exc
     finally:
         partial.unlink(missing_ok=True)
+
+
+# dpkg's abbreviated status: desired action, then the package state. These states have the files on disk
+# and configured at least once (`dpkg-query(1)`: i installed, F half-configured, W/t triggers pending).
+INSTALLED_STATES = frozenset("iFWt")
+
+
+def dpkg_query_rows(rootfs_tar: Path, scratch: Path) -> list[tuple[str, str, str]]:
+    """(package, version, abbreviated status) for every package of a root filesystem tar, from Debian's own
+    dpkg-query run against the tar's var/lib/dpkg."""
+    with tarfile.open(rootfs_tar) as tar:
+        members = [m for m in tar if m.name.removeprefix("./").startswith("var/lib/dpkg/")]
+        tar.extractall(scratch, members=members, filter="data")
+    admindir = scratch / "var" / "lib" / "dpkg"
+    out = subprocess.run(
+        ["dpkg-query", f"--admindir={admindir}", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = [line.split(" ", 2) for line in out.splitlines()]
+    return [(name, version, status) for name, version, status in rows]
+
+
+def dpkg_installed(rootfs_tar: Path, scratch: Path) -> set[tuple[str, str]]:
+    return {
+        (name, version)
+        for name, version, status in dpkg_query_rows(rootfs_tar, scratch)
+        if status[1:2] in INSTALLED_STATES
+    }

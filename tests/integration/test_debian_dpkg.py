@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -11,11 +10,7 @@ import pytest
 from regscout.analysis.analyzers.dpkg import DpkgAnalyzer
 from regscout.analysis.analyzers.os_release import OSReleaseAnalyzer
 from regscout.analysis.model import CapturedFile
-from tests.harness.debian import debian_rootfs_tar
-
-# dpkg's abbreviated status: desired action, then the package state. These states have the files on disk
-# and configured at least once (`dpkg-query(1)`: i installed, F half-configured, W/t triggers pending).
-INSTALLED_STATES = set("iFWt")
+from tests.harness.debian import INSTALLED_STATES, debian_rootfs_tar, dpkg_query_rows
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +42,7 @@ def _matches(analyzer: DpkgAnalyzer, path: str) -> bool:
 @pytest.fixture(scope="module")
 def dpkg_query(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str]]:
     """(package, version, abbreviated status) for every package, from Debian's own dpkg-query."""
-    root = tmp_path_factory.mktemp("debian-root")
-    with tarfile.open(debian_rootfs_tar()) as tar:
-        members = [m for m in tar if m.name.removeprefix("./").startswith("var/lib/dpkg/")]
-        tar.extractall(root, members=members, filter="data")
-    admindir = root / "var" / "lib" / "dpkg"
-    assert (admindir / "status").is_file()
-    out = subprocess.run(
-        ["dpkg-query", f"--admindir={admindir}", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rows = [tuple(line.split(" ", 2)) for line in out.splitlines()]
-    return [(name, version, status) for name, version, status in rows]
+    return dpkg_query_rows(debian_rootfs_tar(), tmp_path_factory.mktemp("debian-root"))
 
 
 def test_package_set_equals_dpkg_query(rootfs: dict[str, CapturedFile], dpkg_query: list[tuple[str, str, str]]) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+from fastapi.testclient import TestClient
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
+from regscout.api.app import create_app
+from regscout.secrets import Secret
+from regscout.services.integrations import IntegrationInput
 from tests.harness.images import Pusher, build_image, tar_layer
 from tests.harness.registry import RunningRegistry
 
 from .cli_support import CliEnv
+from .conftest import make_runtime
 
 STATUS = b"""Package: libssl3
 Status: install ok installed
@@ -122,3 +128,41 @@ def test_unknown_reference_and_wrong_integration(cli: CliEnv, registry_htpasswd:
     assert "not an image reference" in bad.stderr
     other = cli.run("sbom", "elsewhere.example.com/x:1", "--registry", "lab", check_code=4)
     assert "integration 'lab'" in other.stderr
+
+
+def test_image_api(tmp_path: Path, registry_htpasswd: RunningRegistry, pushed: str) -> None:
+    runtime = make_runtime(tmp_path / "api-home")
+    asyncio.run(
+        runtime.integrations.add(
+            IntegrationInput(
+                name="lab",
+                type="docker-registry",
+                url=registry_htpasswd.url,
+                username="alice",
+                secret=Secret(registry_htpasswd.accounts["alice"].password),
+            ),
+            test=False,
+        )
+    )
+    _, token = runtime.tokens.create("t")
+    with TestClient(create_app(runtime)) as client:
+        headers = {"Authorization": f"Bearer {token.reveal()}"}
+        assert client.get("/api/v1/images/inspect", params={"ref": "sbom/app:1.0"}).status_code == 401
+        inspect = client.get(
+            "/api/v1/images/inspect", params={"ref": "sbom/app:1.0", "registry": "lab"}, headers=headers
+        )
+        assert inspect.status_code == 200 and inspect.json()["image"]["digest"] == pushed
+        spdx = client.get(
+            "/api/v1/images/sbom",
+            params={"ref": f"{registry_htpasswd.host}/sbom/app:1.0", "format": "spdx"},
+            headers=headers,
+        )
+        assert spdx.status_code == 200 and spdx.headers["content-type"].startswith("application/spdx+json")
+        assert spdx.json()["spdxVersion"] == "SPDX-2.3"
+        bad = client.get("/api/v1/images/sbom", params={"ref": "Not A Ref"}, headers=headers)
+        assert bad.status_code == 422 and "not an image reference" in bad.json()["detail"]
+        missing = client.get(
+            "/api/v1/images/inspect", params={"ref": "sbom/none:1", "registry": "lab"}, headers=headers
+        )
+        assert missing.status_code == 502 and "not found" in missing.json()["detail"]
+    runtime.db.dispose()

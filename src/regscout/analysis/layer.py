@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 from .analyzers.base import Analyzer
 from .capture import CapturePlan
 from .model import AnalyzerResult, CapturedFile
-from .tarwalk import HARDLINK, CountingReader, LayerFormatError, TarWalker, open_decompressed
+from .tarwalk import HARDLINK, CountingReader, LayerFormatError, ReadAhead, TarWalker, open_decompressed
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -90,7 +90,8 @@ def analyze_layer(
     """Read a layer (compressed or not) from `source` once and analyse it."""
     plan = CapturePlan(analyzers)
     decompressed, fmt = open_decompressed(source)
-    counter = CountingReader(decompressed, max_uncompressed)
+    ahead = ReadAhead(decompressed)
+    counter = CountingReader(ahead, max_uncompressed)
     walker = TarWalker(counter)
     structure = LayerStructure()
     captured: dict[str, list[CapturedFile]] = {analyzer.name: [] for analyzer in analyzers}
@@ -99,6 +100,7 @@ def analyze_layer(
         _walk(walker, plan, structure, captured, results)
         walker.drain()  # whatever follows the end marker still counts for the diff_id
     finally:
+        ahead.close()
         digest = counter.digest  # also stops the hashing thread
     structure.warnings.extend(walker.warnings)
     if expected_diff_id and expected_diff_id.startswith("sha256:") and digest != expected_diff_id:

@@ -34,8 +34,7 @@ from regscout.analysis.analyzers.rpmdb import (
     read_blobs,
 )
 from regscout.analysis.model import AnalyzerResult, CapturedFile, Package
-
-from .conftest import RpmDatabases, write_ndb
+from tests.harness.rpm_fixtures import RpmDatabases, write_ndb
 
 HOSTILE = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
