@@ -15,6 +15,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# validators the tests run on regscout's output (SARIF Multitool), from the npm registry via the lock file
+[ -d tests/tools/node_modules ] || npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error
+
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'

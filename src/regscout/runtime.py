@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .analysis.cache import LayerCache
+from .results.service import Change, ResultsService
 from .secrets import RedactingFilter, SecretBox, load_key_ring
 from .services.images import ImageService
 from .services.integrations import IntegrationService
+from .services.scan import ScanService
 from .services.tokens import TokenService
 from .settings import Settings
 from .store.db import Database
+from .vulndb.service import VulnDBService
 
 
 @dataclass
@@ -47,6 +50,24 @@ class Runtime:
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self.db)
+
+    @cached_property
+    def vulndb(self) -> VulnDBService:
+        service = VulnDBService(self.db)
+        service.on_change.append(self.rematch)
+        return service
+
+    @cached_property
+    def results(self) -> ResultsService:
+        return ResultsService(self.db)
+
+    @cached_property
+    def scans(self) -> ScanService:
+        return ScanService(self.images, self.vulndb, self.results)
+
+    def rematch(self) -> dict[str, list[Change]]:
+        """After the vulnerability data changed: match every stored inventory again, record what changed."""
+        return self.results.rematch_all(self.vulndb, exists=self.vulndb.store.existing_ids)
 
 
 def configure_logging(level: str = "INFO") -> None:

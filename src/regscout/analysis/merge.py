@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from packageurl import PackageURL
 
@@ -17,7 +18,7 @@ from .analyzers.apk import apk_purl
 from .analyzers.dpkg import deb_purl
 from .analyzers.rpm import rpm_purl
 from .layer import LayerStructure
-from .model import AnalyzerResult, OSRelease, Package
+from .model import AnalyzerResult, OSRelease, Package, package_from_json, package_to_json
 
 OS_ECOSYSTEMS = frozenset({"deb", "apk", "rpm"})
 
@@ -120,3 +121,24 @@ def with_os_purl(package: Package, os: OSRelease | None) -> Package:
     qualifiers["distro"] = f"{os.id}-{os.version_id}" if os.version_id else os.id
     updated = PackageURL(purl.type, purl.namespace, purl.name, purl.version, qualifiers, purl.subpath)
     return replace(package, purl=updated.to_string())
+
+
+def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
+    """What re-matching needs later without pulling anything: the OS and every package with its layer."""
+    os = inventory.os
+    return {
+        "os": None if os is None else {**os.__dict__, "id_like": list(os.id_like)},
+        "packages": [{**package_to_json(f.package), "layer": dict(f.layer.__dict__)} for f in inventory.packages],
+        "warnings": inventory.warnings,
+        "owned_by_os": inventory.owned_by_os,
+    }
+
+
+def inventory_from_json(data: dict[str, Any]) -> Inventory:
+    os_data = data.get("os")
+    os = OSRelease(**{**os_data, "id_like": tuple(os_data.get("id_like", ()))}) if os_data else None
+    packages = []
+    for entry in data.get("packages", []):
+        fields = {k: v for k, v in entry.items() if k != "layer"}
+        packages.append(FoundPackage(package_from_json(fields), LayerRef(**entry["layer"])))
+    return Inventory(os, packages, list(data.get("warnings", [])), int(data.get("owned_by_os", 0)))

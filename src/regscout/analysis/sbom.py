@@ -47,7 +47,8 @@ def _properties(found: FoundPackage) -> list[Property]:
     return properties
 
 
-def cyclonedx(report: ImageReport, registry_host: str) -> str:
+def cyclonedx_bom(report: ImageReport, registry_host: str) -> tuple[Bom, list[Component]]:
+    """The BOM, and the component of each package in inventory order (for attaching vulnerabilities)."""
     details = report.details
     bom = Bom()
     bom.metadata.tools.components.add(Component(type=ComponentType.APPLICATION, name="regscout", version=__version__))
@@ -61,7 +62,8 @@ def cyclonedx(report: ImageReport, registry_host: str) -> str:
     )
     bom.metadata.component = root
     factory = LicenseFactory()
-    components = []
+    components: list[Component] = []
+    package_components: list[Component] = []
     if report.inventory.os is not None:
         os = report.inventory.os
         os_component = Component(
@@ -90,7 +92,13 @@ def cyclonedx(report: ImageReport, registry_host: str) -> str:
         )
         bom.components.add(component)
         components.append(component)
+        package_components.append(component)
     bom.register_dependency(root, components)
+    return bom, package_components
+
+
+def cyclonedx(report: ImageReport, registry_host: str) -> str:
+    bom, _ = cyclonedx_bom(report, registry_host)
     return str(JsonV1Dot6(bom).output_as_string(indent=2))
 
 

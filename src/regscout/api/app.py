@@ -19,7 +19,7 @@ from ..services.integrations import (
     InvalidIntegration,
 )
 from ..services.tokens import TokenError
-from . import images, registries, tokens
+from . import images, registries, results, tokens, vulndb
 
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (IntegrationNotFound, status.HTTP_404_NOT_FOUND),
@@ -62,4 +62,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(registries.router)
     app.include_router(tokens.router)
     app.include_router(images.router)
+    app.include_router(results.router)
+    app.include_router(vulndb.router)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +13,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from ..analysis.image import ImageReport
+from ..analysis.image import ImageReport, ProgressCallback
 from ..analysis.sbom import FORMATS, native, render
 from ..runtime import Runtime
 from ..services.images import ResolvedImage
@@ -22,8 +24,9 @@ RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Integration
 PlatformOpt = Annotated[str | None, typer.Option("--platform", help="OS/ARCH[/VARIANT] from a multi-arch index")]
 
 
-def analyze_with_progress(ref: str, registry: str | None, platform: str | None) -> tuple[ResolvedImage, ImageReport]:
-    runtime = Runtime.from_env()
+@contextmanager
+def progress_bars() -> Iterator[ProgressCallback]:
+    """Rich progress bars, one per layer while it streams (only on a terminal)."""
     columns = (TextColumn("layer {task.fields[layer]}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         tasks: dict[int, TaskID] = {}
@@ -33,6 +36,12 @@ def analyze_with_progress(ref: str, registry: str | None, platform: str | None) 
                 tasks[index] = bar.add_task("", total=total, layer=index)
             bar.update(tasks[index], completed=done)
 
+        yield progress
+
+
+def analyze_with_progress(ref: str, registry: str | None, platform: str | None) -> tuple[ResolvedImage, ImageReport]:
+    runtime = Runtime.from_env()
+    with progress_bars() as progress:
         return asyncio.run(runtime.images.analyze(ref, registry=registry, platform=platform, progress=progress))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import images, registry, secrets_cmd, tokens
+from . import db, images, registry, results, scan, secrets_cmd, tokens
 from .output import handle_errors
 
 app = typer.Typer(
@@ -18,8 +18,11 @@ app = typer.Typer(
 app.add_typer(registry.app, name="registry")
 app.add_typer(tokens.app, name="token")
 app.add_typer(secrets_cmd.app, name="secrets")
+app.add_typer(db.app, name="db")
+app.add_typer(results.app, name="results")
 app.command("sbom")(images.sbom_command)
 app.command("image-info")(images.image_info_command)
+app.command("image")(handle_errors(scan.image))
 
 
 @app.command()

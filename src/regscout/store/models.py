@@ -5,7 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -90,3 +104,67 @@ class LayerResult(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     result: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # zlib-compressed JSON
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class VulnSource(Base):
+    """A source of vulnerability records and the outcome of its last update."""
+
+    __tablename__ = "vuln_sources"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False)  # where the records now served came from
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # osv-zip | osv-dir | url
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    record_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    last_modified_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)  # newest `modified` imported
+
+
+class VulnRecord(Base):
+    """One OSV record as one source publishes it. The key includes the source because an advisory
+    affecting several ecosystems (GHSA) is published in each ecosystem's export, and each source
+    is replaced on its own."""
+
+    __tablename__ = "vuln_records"
+
+    source: Mapped[str] = mapped_column(
+        String(100), ForeignKey("vuln_sources.name", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    modified: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    aliases: Mapped[list[str]] = mapped_column(JSON, nullable=False)  # aliases + upstream, CVE ids first
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    details: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    references: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    database_specific: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    cwe_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+
+    __table_args__ = (Index("ix_vuln_records_id", "id"),)
+
+
+class VulnAffected(Base):
+    """One `affected[]` entry of a record: the package it names and the versions it covers."""
+
+    __tablename__ = "vuln_affected"
+
+    # BIGINT on PostgreSQL: every full update of a source inserts all its rows again
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(100), nullable=False)
+    record_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    ecosystem: Mapped[str] = mapped_column(String(255), nullable=False)  # in full: "Debian:12"
+    name: Mapped[str] = mapped_column(String(1000), nullable=False)  # PyPI: PEP 503; else as published
+    ranges: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    versions: Mapped[list[str]] = mapped_column(JSON, nullable=False)  # only without ECOSYSTEM/SEMVER ranges
+    ecosystem_specific: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    database_specific: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    severity: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["source", "record_id"], ["vuln_records.source", "vuln_records.id"], ondelete="CASCADE"),
+        Index("ix_vuln_affected_ecosystem_name", "ecosystem", "name"),
+        Index("ix_vuln_affected_record", "source", "record_id"),
+    )

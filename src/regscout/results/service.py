@@ -1,0 +1,187 @@
+"""Scan results per image digest: stored inventory and findings, re-matched without any registry
+access when the vulnerability data changes, with what changed for each image recorded."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ..analysis.merge import Inventory, inventory_from_json, inventory_to_json
+from ..store.db import Database
+from ..store.results_models import FindingChange, ScanResult
+from ..vulndb.matcher import Finding, RecordSource, match
+
+
+def _pack(data: Any) -> bytes:
+    return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
+
+
+def _unpack(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(blob))
+
+
+def finding_from_json(data: dict[str, Any]) -> Finding:
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return Finding(**fields)
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    return dict(Counter(f.severity for f in findings))
+
+
+@dataclass(frozen=True)
+class Change:
+    finding_id: str
+    package: str
+    version: str
+    change: str  # new | fixed | withdrawn
+    detail: str = ""
+
+
+Exists = Callable[[Iterable[str]], set[str]]  # which of these advisory ids the data still has
+
+
+def diff(before: list[Finding], after: list[Finding], exists: Exists | None = None) -> list[Change]:
+    """What changed for one image. A finding that vanished is `withdrawn` when none of its advisories
+    exists any more, else `fixed` (the data no longer says the installed version is affected); a finding
+    whose fix state became `fixed` is `fixed` too (a fix was published)."""
+    old = {f.key: f for f in before}
+    new = {f.key: f for f in after}
+    changes = [Change(f.id, f.package, f.version, "new", f.severity) for key, f in new.items() if key not in old]
+    for key, f in old.items():
+        if key not in new:
+            gone = exists is not None and not exists(f.advisories)
+            changes.append(
+                Change(
+                    f.id,
+                    f.package,
+                    f.version,
+                    "withdrawn" if gone else "fixed",
+                    "advisory withdrawn" if gone else "no longer affected by the data",
+                )
+            )
+        elif f.fix_state != "fixed" and new[key].fix_state == "fixed":
+            changes.append(
+                Change(f.id, f.package, f.version, "fixed", "fix published: " + ", ".join(new[key].fixed_versions))
+            )
+    return changes
+
+
+class ResultsService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(
+        self,
+        *,
+        digest: str,
+        registry_host: str,
+        repository: str,
+        reference: str,
+        platform: str,
+        inventory: Inventory,
+        findings: list[Finding],
+    ) -> list[Change]:
+        now = datetime.now(UTC)
+        with self.db.session() as session:
+            row = session.scalar(select(ScanResult).where(ScanResult.image_digest == digest))
+            before = [finding_from_json(f) for f in _unpack(row.findings)] if row else []
+            changes = diff(before, findings) if row else []
+            if row is None:
+                row = ScanResult(image_digest=digest)
+                session.add(row)
+            row.registry_host, row.repository, row.reference, row.platform = (
+                registry_host,
+                repository,
+                reference,
+                platform,
+            )
+            row.inventory = _pack(inventory_to_json(inventory))
+            row.findings = _pack([asdict(f) for f in findings])
+            row.counts = severity_counts(findings)
+            row.analyzed_at = row.matched_at = now
+            self._record(session, digest, changes, now)
+        return changes
+
+    @staticmethod
+    def _record(session: Any, digest: str, changes: list[Change], at: datetime) -> None:
+        session.add_all(
+            FindingChange(
+                image_digest=digest,
+                finding_id=c.finding_id,
+                package=c.package,
+                version=c.version,
+                change=c.change,
+                detail=c.detail,
+                at=at,
+            )
+            for c in changes
+        )
+
+    def findings(self, digest: str) -> list[Finding] | None:
+        with self.db.session() as session:
+            row = session.scalar(select(ScanResult).where(ScanResult.image_digest == digest))
+            return [finding_from_json(f) for f in _unpack(row.findings)] if row else None
+
+    def summary(self) -> list[dict[str, Any]]:
+        with self.db.session() as session:
+            rows = session.scalars(select(ScanResult).order_by(ScanResult.matched_at.desc())).all()
+            return [
+                {
+                    "digest": r.image_digest,
+                    "registry": r.registry_host,
+                    "repository": r.repository,
+                    "reference": r.reference,
+                    "platform": r.platform,
+                    "counts": r.counts,
+                    "analyzed_at": r.analyzed_at.isoformat(),
+                    "matched_at": r.matched_at.isoformat(),
+                }
+                for r in rows
+            ]
+
+    def changes(self, digest: str) -> list[dict[str, Any]]:
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(FindingChange).where(FindingChange.image_digest == digest).order_by(FindingChange.id)
+            ).all()
+            return [
+                {
+                    "finding": r.finding_id,
+                    "package": r.package,
+                    "version": r.version,
+                    "change": r.change,
+                    "detail": r.detail,
+                    "at": r.at.isoformat(),
+                }
+                for r in rows
+            ]
+
+    def rematch_all(self, source: RecordSource, exists: Exists | None = None) -> dict[str, list[Change]]:
+        """Match every stored inventory again (after a data update); no registry is contacted."""
+        with self.db.session() as session:
+            digests = list(session.scalars(select(ScanResult.image_digest)))
+        changed: dict[str, list[Change]] = {}
+        for digest in digests:
+            with self.db.session() as session:
+                row = session.scalar(select(ScanResult).where(ScanResult.image_digest == digest))
+                if row is None:
+                    continue
+                before = [finding_from_json(f) for f in _unpack(row.findings)]
+                after = match(inventory_from_json(_unpack(row.inventory)), source)
+                changes = diff(before, after, exists)
+                now = datetime.now(UTC)
+                row.findings = _pack([asdict(f) for f in after])
+                row.counts = severity_counts(after)
+                row.matched_at = now
+                self._record(session, digest, changes, now)
+            if changes:
+                changed[digest] = changes
+        return changed

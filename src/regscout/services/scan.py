@@ -1,0 +1,46 @@
+"""The one-command scan: analyse an image, match it against the vulnerability data, store the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..analysis.image import ImageReport, ProgressCallback
+from ..results.service import Change, ResultsService
+from ..vulndb.matcher import Finding, RecordSource, match
+from .images import ImageService, ResolvedImage
+
+
+@dataclass
+class ScanOutcome:
+    resolved: ResolvedImage
+    report: ImageReport
+    findings: list[Finding]
+    changes: list[Change]
+
+
+class ScanService:
+    def __init__(self, images: ImageService, records: RecordSource, results: ResultsService) -> None:
+        self.images = images
+        self.records = records
+        self.results = results
+
+    async def scan(
+        self,
+        ref: str,
+        *,
+        registry: str | None = None,
+        platform: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ScanOutcome:
+        resolved, report = await self.images.analyze(ref, registry=registry, platform=platform, progress=progress)
+        findings = match(report.inventory, self.records)
+        changes = self.results.save(
+            digest=report.details.digest,
+            registry_host=resolved.reference.registry_host,
+            repository=report.details.repository,
+            reference=resolved.reference.reference,
+            platform=report.details.platform,
+            inventory=report.inventory,
+            findings=findings,
+        )
+        return ScanOutcome(resolved, report, findings, changes)

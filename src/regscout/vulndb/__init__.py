@@ -1,0 +1,1 @@
+"""Vulnerability data: per-ecosystem version ordering (``versions``) and OSV ``affected[]`` evaluation (``ranges``)."""

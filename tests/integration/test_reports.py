@@ -1,0 +1,125 @@
+"""Report formats validated by their own tools, and re-matching after a data update."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+
+from tests.harness.images import Pusher, build_image, tar_layer
+from tests.harness.registry import RunningRegistry
+
+from .cli_support import CliEnv
+from .test_matching import APK_INSTALLED, DPKG_STATUS, OS_OSV_ALPINE, OS_RELEASE, RECORDS, record
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools" / "node_modules" / "@microsoft" / "sarif-multitool-linux"
+
+
+@pytest.fixture
+def scanned(tmp_path: Path, registry_anonymous: RunningRegistry) -> tuple[CliEnv, str, Path]:
+    cli = CliEnv(tmp_path / "home")
+    records = tmp_path / "osv"
+    records.mkdir()
+    for rec in RECORDS:
+        (records / f"{rec['id'].replace(':', '_')}.json").write_text(json.dumps(rec))
+    cli.run("db", "import", str(records), "--source", "fixtures")
+    with Pusher(registry_anonymous) as pusher:
+        pusher.push(
+            "reports/app",
+            "1",
+            build_image([tar_layer({"etc/os-release": OS_RELEASE["debian"], "var/lib/dpkg/status": DPKG_STATUS})]),
+        )
+        pusher.push(
+            "reports/alpine",
+            "1",
+            build_image([tar_layer({"etc/os-release": OS_RELEASE["alpine"], "lib/apk/db/installed": APK_INSTALLED})]),
+        )
+    return cli, f"{registry_anonymous.host}/reports/app:1", records
+
+
+def test_sarif_is_valid_for_the_schema_and_microsofts_validator(
+    scanned: tuple[CliEnv, str, Path], tmp_path: Path
+) -> None:
+    cli, ref, _ = scanned
+    out = tmp_path / "report.sarif"
+    cli.run("image", ref, "--format", "sarif", "--output", str(out))
+    document = json.loads(out.read_text())
+    schema = json.loads((TOOLS / "sarif-2.1.0.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(document)
+    results = document["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"CVE-2024-1000", "CVE-2024-1001"}
+    critical = next(r for r in results if r["ruleId"] == "CVE-2024-1000")
+    assert (
+        critical["level"] == "error"
+        and critical["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "var/lib/dpkg/status"
+    )
+    log = tmp_path / "validation.sarif"
+    env = {**os.environ, "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"}
+    subprocess.run(
+        [str(TOOLS / "Sarif.Multitool"), "validate", str(out), "-o", str(log), "--quiet"],
+        env=env,
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    problems = [
+        r for run in json.loads(log.read_text())["runs"] for r in run.get("results", []) if r.get("level") == "error"
+    ]
+    assert problems == [], problems
+
+
+def test_cyclonedx_with_vulnerabilities_validates(scanned: tuple[CliEnv, str, Path], tmp_path: Path) -> None:
+    cli, ref, _ = scanned
+    out = tmp_path / "bom.json"
+    cli.run("image", ref, "--format", "cyclonedx", "--output", str(out))
+    text = out.read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    bom = json.loads(text)
+    refs = {c["bom-ref"] for c in bom["components"]}
+    vulnerabilities = {v["id"]: v for v in bom["vulnerabilities"]}
+    assert set(vulnerabilities) == {"CVE-2024-1000", "CVE-2024-1001"}
+    assert all(a["ref"] in refs for v in vulnerabilities.values() for a in v["affects"])
+    assert vulnerabilities["CVE-2024-1000"]["ratings"][0]["score"] == 9.8
+
+
+def test_data_update_rematches_stored_results_and_records_changes(
+    scanned: tuple[CliEnv, str, Path], registry_anonymous: RunningRegistry
+) -> None:
+    cli, ref, records = scanned
+    debian = json.loads(cli.run("image", ref, "--format", "json").stdout)
+    alpine = json.loads(cli.run("image", f"{registry_anonymous.host}/reports/alpine:1", "--format", "json").stdout)
+    # the data changes: zlib gets a fix, the Alpine musl advisory is withdrawn, a new one appears for bash
+    zlib = record(
+        "DEBIAN-CVE-2024-1001",
+        "Debian:12",
+        "zlib",
+        events=[{"introduced": "0"}, {"fixed": "1:1.2.13.dfsg-2"}],
+        upstream=["CVE-2024-1001"],
+    )
+    musl = {**next(r for r in RECORDS if r["id"] == OS_OSV_ALPINE), "withdrawn": "2024-07-01T00:00:00Z"}
+    bash = record("DEBIAN-CVE-2024-1010", "Debian:12", "bash", events=[{"introduced": "0"}], upstream=["CVE-2024-1010"])
+    for rec in (zlib, musl, bash):
+        (records / f"{rec['id'].replace(':', '_')}.json").write_text(json.dumps(rec))
+    cli.run("db", "import", str(records), "--source", "fixtures")
+    debian_changes = {
+        (c["finding"], c["change"])
+        for c in json.loads(cli.run("results", "changes", debian["image"]["digest"], "--json").stdout)
+    }
+    assert debian_changes == {("CVE-2024-1001", "fixed"), ("CVE-2024-1010", "new")}
+    alpine_changes = {
+        (c["finding"], c["change"])
+        for c in json.loads(cli.run("results", "changes", alpine["image"]["digest"], "--json").stdout)
+    }
+    assert alpine_changes == {(OS_OSV_ALPINE, "withdrawn")}
+    stored = json.loads(cli.run("results", "show", debian["image"]["digest"], "--json").stdout)
+    assert {f["id"]: f["fix_state"] for f in stored} == {
+        "CVE-2024-1000": "fixed",
+        "CVE-2024-1001": "fixed",
+        "CVE-2024-1010": "not fixed",
+    }
