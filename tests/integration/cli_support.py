@@ -25,7 +25,14 @@ class CliEnv:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGSCOUT_")}
         env.update(
-            {"REGSCOUT_HOME": str(self.home), "REGSCOUT_LOG_LEVEL": "DEBUG", "COLUMNS": "200", "NO_COLOR": "1"},
+            # REGSCOUT_VULN_UPDATE_INTERVAL=0: a test server never downloads data; tests reach only this machine
+            {
+                "REGSCOUT_HOME": str(self.home),
+                "REGSCOUT_LOG_LEVEL": "DEBUG",
+                "COLUMNS": "200",
+                "NO_COLOR": "1",
+                "REGSCOUT_VULN_UPDATE_INTERVAL": "0",
+            },
             **self.extra,
         )
         return env

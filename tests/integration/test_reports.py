@@ -11,11 +11,14 @@ import jsonschema
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+from fastapi.testclient import TestClient
 
+from regscout.api.app import create_app
 from tests.harness.images import Pusher, build_image, tar_layer
 from tests.harness.registry import RunningRegistry
 
 from .cli_support import CliEnv
+from .conftest import make_runtime
 from .test_matching import APK_INSTALLED, DPKG_STATUS, OS_OSV_ALPINE, OS_RELEASE, RECORDS, record
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools" / "node_modules" / "@microsoft" / "sarif-multitool-linux"
@@ -123,3 +126,26 @@ def test_data_update_rematches_stored_results_and_records_changes(
         "CVE-2024-1001": "fixed",
         "CVE-2024-1010": "not fixed",
     }
+
+
+def test_results_api(scanned: tuple[CliEnv, str, Path]) -> None:
+    cli, ref, _ = scanned
+    report = json.loads(cli.run("image", ref, "--format", "json").stdout)
+    digest = report["image"]["digest"]
+    runtime = make_runtime(cli.home)
+    _, token = runtime.tokens.create("api")
+    with TestClient(create_app(runtime)) as client:
+        headers = {"Authorization": f"Bearer {token.reveal()}"}
+        assert client.get("/api/v1/results").status_code == 401
+        listed = client.get("/api/v1/results", headers=headers).json()
+        assert [r["digest"] for r in listed] == [digest] and listed[0]["counts"] == {"CRITICAL": 1, "UNKNOWN": 1}
+        findings = client.get(f"/api/v1/results/{digest}", headers=headers).json()
+        assert {f["id"] for f in findings} == {"CVE-2024-1000", "CVE-2024-1001"}
+        assert client.get("/api/v1/results/sha256:" + "0" * 64, headers=headers).status_code == 404
+        scanned_now = client.post(
+            "/api/v1/scan", headers=headers, json={"ref": ref, "severity": "CRITICAL", "ignore_unfixed": True}
+        ).json()
+        assert scanned_now["digest"] == digest and [f["id"] for f in scanned_now["findings"]] == ["CVE-2024-1000"]
+        assert scanned_now["changes"] == []  # nothing changed since the CLI scan
+        assert client.get(f"/api/v1/results/{digest}/changes", headers=headers).json() == []
+    runtime.db.dispose()

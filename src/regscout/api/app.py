@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
@@ -19,6 +23,7 @@ from ..services.integrations import (
     InvalidIntegration,
 )
 from ..services.tokens import TokenError
+from ..vulndb.scheduler import run_periodic_updates
 from . import images, registries, results, tokens, vulndb
 
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
@@ -35,8 +40,25 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+@asynccontextmanager
+async def _background(app: FastAPI) -> AsyncIterator[None]:
+    """The server's own schedule: periodic vulnerability-data updates (each re-matches stored results)."""
+    runtime: Runtime = app.state.runtime
+    interval = runtime.vulndb.config.update_interval
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_periodic_updates(runtime.vulndb, interval, stop)) if interval > 0 else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if task is not None:
+            await task
+
+
+def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
+    """The API. `background=True` (regscout serve) also runs the scheduled data updates."""
     app = FastAPI(
+        lifespan=_background if background else None,
         title="regscout",
         version=__version__,
         description="Watch container image registries. Every /api/v1 route needs a bearer token.",

@@ -50,7 +50,7 @@ def serve(
         f"regscout {__version__} listening on http://{bind_host}:{bind_port} "
         f"(database {runtime.db.engine.url.render_as_string(hide_password=True)})"
     )
-    uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_config=None, access_log=False)
+    uvicorn.run(create_app(runtime, background=True), host=bind_host, port=bind_port, log_config=None, access_log=False)
 
 
 @app.command()

@@ -11,7 +11,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -88,7 +88,7 @@ class VulnDBService:
             for listener in self.on_change:
                 listener()
 
-    def records_for(self, ecosystem: str, names: Iterable[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def records_for(self, ecosystem: str, names: Iterable[str]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
         return self.store.records_for(ecosystem, names)
 
     def is_empty(self) -> bool:

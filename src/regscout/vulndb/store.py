@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -59,11 +59,36 @@ def _decoder() -> Callable[[str], Any]:
     return decode
 
 
+class LazyJSON(Mapping[str, Any]):
+    """A record or affected entry whose JSON fields are decoded on first access: most candidate rows
+    turn out not to affect the installed version, and their references, severity and so on are then
+    never read (the decoding was most of the matching time)."""
+
+    __slots__ = ("_decode", "_raw", "_values")
+
+    def __init__(self, values: dict[str, Any], raw: dict[str, str | None], decode: Callable[[str], Any]) -> None:
+        self._values = values
+        self._raw = raw
+        self._decode = decode
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            text = self._raw.pop(key)
+            self._values[key] = self._decode(text) if text is not None else None
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._values, *self._raw])
+
+    def __len__(self) -> int:
+        return len(self._values) + len(self._raw)
+
+
 class VulnStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def records_for(self, ecosystem: str, names: Iterable[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def records_for(self, ecosystem: str, names: Iterable[str]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
         """(record, affected) pairs, OSV-shaped, for every affected entry in `ecosystem` (the full string,
         `Debian:12`) whose package is one of `names`: one SQL statement per 5,000 names.
 
@@ -100,38 +125,41 @@ class VulnStore:
             if best is None or modified > best[0] or (modified == best[0] and source < best[1]):
                 newest[record_id] = (modified, source)
         decode = _decoder()
-        records: dict[tuple[str, str], dict[str, Any]] = {}
-        pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        records: dict[tuple[str, str], LazyJSON] = {}
+        pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
         for row in rows:
             name, source, record_id, modified, published, summary, details, *raw = row
             if newest[record_id][1] != source:
                 continue
-            ranges, versions, eco_specific, db_specific, severity, *record_json = map(decode, raw)
+            ranges_text, versions_text, eco_specific, db_specific, severity, *record_json = raw
+            ranges, versions = decode(ranges_text), decode(versions_text)
             record = records.get((source, record_id))
             if record is None:
                 aliases, record_severity, references, record_specific, cwe_ids = record_json
-                record = records[(source, record_id)] = {
-                    "id": record_id,
-                    "source": source,
-                    "modified": modified.isoformat(),
-                    "published": published.isoformat() if published is not None else None,
-                    "aliases": aliases,
-                    "summary": summary,
-                    "details": details,
-                    "severity": record_severity,
-                    "references": references,
-                    "database_specific": record_specific,
-                    "cwe_ids": cwe_ids,
-                }
+                record = records[(source, record_id)] = LazyJSON(
+                    {
+                        "id": record_id,
+                        "source": source,
+                        "modified": modified.isoformat(),
+                        "published": published.isoformat() if published is not None else None,
+                        "summary": summary,
+                        "details": details,
+                    },
+                    {
+                        "aliases": aliases,
+                        "severity": record_severity,
+                        "references": references,
+                        "database_specific": record_specific,
+                        "cwe_ids": cwe_ids,
+                    },
+                    decode,
+                )
             for asked_name in asked[name]:
-                affected = {
-                    "package": {"ecosystem": ecosystem, "name": asked_name},
-                    "ranges": ranges,
-                    "versions": versions,
-                    "ecosystem_specific": eco_specific,
-                    "database_specific": db_specific,
-                    "severity": severity,
-                }
+                affected = LazyJSON(
+                    {"package": {"ecosystem": ecosystem, "name": asked_name}, "ranges": ranges, "versions": versions},
+                    {"ecosystem_specific": eco_specific, "database_specific": db_specific, "severity": severity},
+                    decode,
+                )
                 pairs.append((record, affected))
         return pairs
 
