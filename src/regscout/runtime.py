@@ -6,17 +6,20 @@ import logging
 import sys
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from .analysis.cache import LayerCache
-from .results.service import Change, ResultsService
 from .secrets import RedactingFilter, SecretBox, load_key_ring
-from .services.images import ImageService
-from .services.integrations import IntegrationService
-from .services.scan import ScanService
-from .services.tokens import TokenService
 from .settings import Settings
-from .store.db import Database
-from .vulndb.service import VulnDBService
+
+# Services are imported where they are first used: a command loads only what it needs (start-up time).
+if TYPE_CHECKING:
+    from .results.service import Change, ResultsService
+    from .services.images import ImageService
+    from .services.integrations import IntegrationService
+    from .services.scan import ScanService
+    from .services.tokens import TokenService
+    from .store.db import Database
+    from .vulndb.service import VulnDBService
 
 
 @dataclass
@@ -29,6 +32,8 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
+        from .store.db import Database
+
         self.settings.ensure_home()
         database = Database(self.settings.database_url)
         database.migrate()
@@ -41,28 +46,41 @@ class Runtime:
 
     @cached_property
     def integrations(self) -> IntegrationService:
+        from .services.integrations import IntegrationService
+
         return IntegrationService(self.db, self.box)
 
     @cached_property
     def images(self) -> ImageService:
+        from .analysis.cache import LayerCache
+        from .services.images import ImageService
+
         return ImageService(self.integrations, LayerCache(self.db))
 
     @cached_property
     def tokens(self) -> TokenService:
+        from .services.tokens import TokenService
+
         return TokenService(self.db)
 
     @cached_property
     def vulndb(self) -> VulnDBService:
+        from .vulndb.service import VulnDBService
+
         service = VulnDBService(self.db)
         service.on_change.append(self.rematch)
         return service
 
     @cached_property
     def results(self) -> ResultsService:
+        from .results.service import ResultsService
+
         return ResultsService(self.db)
 
     @cached_property
     def scans(self) -> ScanService:
+        from .services.scan import ScanService
+
         return ScanService(self.images, self.vulndb, self.results)
 
     def rematch(self) -> dict[str, list[Change]]:

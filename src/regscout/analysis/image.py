@@ -136,14 +136,12 @@ class ImageAnalyzer:
         wanted[STRUCTURE_ANALYZER] = STRUCTURE_VERSION
         cached = self.cache.get_many(diff_id, wanted.items()) if self.cache else {}
         missing = [a for a in self.analyzers if a.name not in cached]
+        results = {name: AnalyzerResult.from_json(data) for name, data in cached.items() if name != STRUCTURE_ANALYZER}
         if not missing and STRUCTURE_ANALYZER in cached:
             stats.layers_from_cache += 1
             if progress:
                 progress(index, size, size)
-            structure = LayerStructure.from_json(cached[STRUCTURE_ANALYZER])
-            return structure, {
-                name: AnalyzerResult.from_json(cached[name]) for name in wanted if name != STRUCTURE_ANALYZER
-            }
+            return LayerStructure.from_json(cached[STRUCTURE_ANALYZER]), results
         analysis = await self._fetch_and_analyze(client, repository, digest, diff_id, size, index, missing, progress)
         stats.layers_fetched += 1
         stats.bytes_fetched += size
@@ -152,7 +150,6 @@ class ImageAnalyzer:
             fresh = {(a.name, a.version): analysis.results[a.name].to_json() for a in missing}
             fresh[(STRUCTURE_ANALYZER, STRUCTURE_VERSION)] = analysis.structure.to_json()
             self.cache.put_many(diff_id, fresh)
-        results = {name: AnalyzerResult.from_json(data) for name, data in cached.items() if name != STRUCTURE_ANALYZER}
         results.update(analysis.results)
         return analysis.structure, results
 

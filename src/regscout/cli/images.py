@@ -14,7 +14,6 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 
 from ..analysis.image import ImageReport, ProgressCallback
-from ..analysis.sbom import FORMATS, native, render
 from ..runtime import Runtime
 from ..services.images import ResolvedImage
 from .output import console, err_console, handle_errors, print_json
@@ -53,6 +52,8 @@ def sbom(
     platform: PlatformOpt = None,
 ) -> None:
     """Write an SBOM of an image (CycloneDX 1.6 JSON, SPDX 2.3 JSON, or regscout JSON)."""
+    from ..analysis.sbom import FORMATS, render
+
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
     resolved, report = analyze_with_progress(ref, registry, platform)
@@ -76,6 +77,8 @@ def image_info(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show an image's details: OS, layers with the history line that made each, config, packages."""
+    from ..analysis.sbom import native
+
     resolved, report = analyze_with_progress(ref, registry, platform)
     if as_json:
         print_json(native(report))

@@ -45,9 +45,11 @@ def image(
         outcome = asyncio.run(runtime.scans.scan(ref, registry=registry, platform=platform, progress=progress))
     shown = filter_findings(outcome.findings, severities, ignore_unfixed)
     host = outcome.resolved.reference.registry_host
-    if fmt == "table":
-        target = Console(file=output.open("w"), width=200) if output else console
-        render_table(target, outcome.report, shown, host)
+    if fmt == "table" and output:
+        with output.open("w") as handle:
+            render_table(Console(file=handle, width=200), outcome.report, shown, host)
+    elif fmt == "table":
+        render_table(console, outcome.report, shown, host)
     else:
         text = {
             "json": lambda: render_json(outcome.report, shown, host),
