@@ -77,9 +77,10 @@ def _compile(tokens: list[tuple[str, bool]]) -> re.Pattern[str]:
 
 def parse_pattern(text: str) -> Pattern:
     """Parse a name/tag pattern; ValueError with the reason when it is empty or malformed."""
-    if not text or text.isspace():
+    tokens = _tokens(text)
+    if all(ch.isspace() and not escaped for ch, escaped in tokens):
         raise ValueError("pattern is empty")
-    name, tag = _split(_tokens(text))
+    name, tag = _split(tokens)
     if tag is not None and not tag:
         raise ValueError(f"pattern {text!r} has an empty tag after ':'; drop the ':' to match every tag")
     if not name and tag is None:
@@ -89,11 +90,10 @@ def parse_pattern(text: str) -> Pattern:
 
 def escape_pattern(repository: str, tag: str | None = None) -> str:
     """A pattern matching exactly this repository (and tag): every special character escaped."""
-    specials = {_ESCAPE, "*", ":"}
-    name = "".join(_ESCAPE + ch if ch in specials else ch for ch in repository)
+    name = "".join(_ESCAPE + ch if ch in "\\*:" or ch.isspace() else ch for ch in repository)
     if tag is None:
         return name
-    return name + ":" + "".join(_ESCAPE + ch if ch in specials | {"/"} else ch for ch in tag)
+    return name + ":" + "".join(_ESCAPE + ch if ch in "\\*:/" or ch.isspace() else ch for ch in tag)
 
 
 def pattern_matches(pattern: Pattern | str, repository: str, tag: str) -> bool:
