@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .services.images import ImageService
     from .services.integrations import IntegrationService
     from .services.scan import ScanService
+    from .services.sync import SyncService
     from .services.tokens import TokenService
     from .store.db import Database
     from .vulndb.service import VulnDBService
@@ -82,6 +83,12 @@ class Runtime:
         from .services.scan import ScanService
 
         return ScanService(self.images, self.vulndb, self.results)
+
+    @cached_property
+    def sync(self) -> SyncService:
+        from .services.sync import SyncService
+
+        return SyncService(self.integrations, self.results)
 
     def rematch(self) -> dict[str, list[Change]]:
         """After the vulnerability data changed: match every stored inventory again, record what changed."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field, SecretStr
 
 from ..jsonable import plain
@@ -39,6 +39,9 @@ class RegistryUpdate(BaseModel):
     ca_pem: str | None = None
     clear_ca: bool = False
     options: dict[str, Any] | None = None
+    pull: dict[str, Any] | None = Field(
+        default=None, description="Pull settings to change, merged over the stored ones; alone, no connection test"
+    )
 
 
 def _secret(value: SecretStr | None) -> Secret | None:
@@ -102,6 +105,7 @@ async def update_registry(
         clear_ca=body.clear_ca,
         options=body.options,
         new_name=body.name,
+        pull=body.pull,
     )
     view, result = await rt.integrations.edit(name, changes, test=test)
     return {"integration": plain(view), "test": plain(result)}
@@ -129,3 +133,19 @@ async def list_repositories(
 ) -> list[dict[str, Any]]:
     listings = await rt.integrations.browse(name, with_tags=tags, repositories=repository)
     return list(plain(listings))
+
+
+@router.get("/registries/{name}/sync")
+async def sync_registry(
+    name: str,
+    rt: RuntimeDep,
+    _: TokenDep,
+    dry_run: Annotated[bool, Query(description="Only show which images the pull settings select")] = False,
+) -> dict[str, Any]:
+    rt.integrations.get(name)
+    if not dry_run:
+        raise HTTPException(
+            status.HTTP_501_NOT_IMPLEMENTED, "queueing scans from a sync is not available yet; use dry_run=true"
+        )
+    plan = await rt.sync.dry_run(name)
+    return plan.to_json()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,13 +17,16 @@ from ..registries.base import ConnectionResult, RepositoryListing
 from ..registries.types import REGISTRY_TYPES
 from ..runtime import Runtime
 from ..secrets import Secret
+from ..selection import PullSettings
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView
+from ..services.sync import SyncPlan
 from .output import STATUS_STYLE, console, err_console, fail, handle_errors, print_json
 
 app = typer.Typer(help="Manage registry integrations.", no_args_is_help=True)
 
 TYPES_HELP = "Registry type: " + ", ".join(sorted(REGISTRY_TYPES))
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+PULL = "Pull settings"
 
 
 def read_secret(password_stdin: bool, password_env: str | None) -> Secret | None:
@@ -157,6 +161,61 @@ def add(
         show_result(result)
 
 
+@dataclass
+class PullOptions:
+    """The `registry edit` options that change only the pull settings; None = not given."""
+
+    mode: str | None = None
+    schedule: str | None = None
+    timezone: str | None = None
+    scan_timeout: int | None = None
+    rescan: bool | None = None
+    include: list[str] | None = None
+    clear_include: bool = False
+    created_within: str | None = None
+    latest: int | None = None
+    no_condition: bool = False
+    never: list[str] | None = None
+    clear_never: bool = False
+    always: list[str] | None = None
+    clear_always: bool = False
+    platforms: list[str] | None = None
+    order_by: str | None = None
+
+    def condition(self) -> dict[str, Any]:
+        given = [self.created_within is not None, self.latest is not None, self.no_condition]
+        if sum(given) > 1:
+            fail("give only one of --created-within, --latest and --no-condition", 2)
+        if self.created_within is not None:
+            return {"condition": "created_within", "created_within": self.created_within}
+        if self.latest is not None:
+            return {"condition": "latest", "latest": self.latest}
+        return {"condition": "none"} if self.no_condition else {}
+
+    def changes(self, stored: PullSettings) -> dict[str, Any] | None:
+        """The changed PullSettings fields; list options add to the stored list unless cleared first."""
+        scalars = {
+            "mode": self.mode,
+            "schedule": self.schedule,
+            "timezone": self.timezone,
+            "scan_timeout_minutes": self.scan_timeout,
+            "rescan": self.rescan,
+            "platforms": self.platforms,
+            "order_by": self.order_by,
+        }
+        changes: dict[str, Any] = {k: v for k, v in scalars.items() if v is not None}
+        changes.update(self.condition())
+        for field, added, clear in (
+            ("include", self.include, self.clear_include),
+            ("never", self.never, self.clear_never),
+            ("always", self.always, self.clear_always),
+        ):
+            if added or clear:
+                kept: list[str] = [] if clear else list(getattr(stored, field))
+                changes[field] = kept + [p for p in added or [] if p not in kept]
+        return changes or None
+
+
 @app.command("edit")
 @handle_errors
 def edit(
@@ -179,10 +238,76 @@ def edit(
     clear_ca: Annotated[bool, typer.Option("--clear-ca", help="Remove the stored CA bundle")] = False,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Set type option KEY=VALUE")] = None,
     no_test: Annotated[bool, typer.Option("--no-test", help="Save without testing the connection")] = False,
+    pull: Annotated[
+        str | None,
+        typer.Option("--pull", help="manual or automatic (automatic needs --schedule)", rich_help_panel=PULL),
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help="Cron expression or interval like 6h", rich_help_panel=PULL)
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the schedule", rich_help_panel=PULL)] = None,
+    scan_timeout: Annotated[
+        int | None, typer.Option("--scan-timeout", metavar="MINUTES", help="Per image", rich_help_panel=PULL)
+    ] = None,
+    rescan: Annotated[
+        bool | None, typer.Option("--rescan/--no-rescan", help="Scan unchanged digests again", rich_help_panel=PULL)
+    ] = None,
+    include: Annotated[
+        list[str] | None, typer.Option(metavar="PATTERN", help="Add a criterion (repeatable)", rich_help_panel=PULL)
+    ] = None,
+    clear_include: Annotated[
+        bool, typer.Option("--clear-include", help="Remove the stored criteria first", rich_help_panel=PULL)
+    ] = False,
+    created_within: Annotated[
+        str | None, typer.Option(metavar="N(d|m|y)", help="Only images created within", rich_help_panel=PULL)
+    ] = None,
+    latest: Annotated[
+        int | None, typer.Option(metavar="N", help="Only the N newest tags per repository", rich_help_panel=PULL)
+    ] = None,
+    no_condition: Annotated[
+        bool, typer.Option("--no-condition", help="No additional condition", rich_help_panel=PULL)
+    ] = False,
+    never: Annotated[
+        list[str] | None, typer.Option(metavar="PATTERN", help="Add a never pattern", rich_help_panel=PULL)
+    ] = None,
+    clear_never: Annotated[
+        bool, typer.Option("--clear-never", help="Remove stored never", rich_help_panel=PULL)
+    ] = False,
+    always: Annotated[
+        list[str] | None, typer.Option(metavar="PATTERN", help="Add an always pattern", rich_help_panel=PULL)
+    ] = None,
+    clear_always: Annotated[
+        bool, typer.Option("--clear-always", help="Remove stored always", rich_help_panel=PULL)
+    ] = False,
+    platform: Annotated[
+        list[str] | None, typer.Option(metavar="OS/ARCH", help="Replace the platforms", rich_help_panel=PULL)
+    ] = None,
+    order_by: Annotated[
+        str | None, typer.Option("--order-by", help="created or semver (for --latest)", rich_help_panel=PULL)
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change an integration. Stored credentials are kept unless new ones are given."""
+    """Change an integration. Stored credentials are kept unless new ones are given. The connection is
+    tested only when more than the pull settings change."""
     runtime = Runtime.from_env()
+    pull_options = PullOptions(
+        mode=pull,
+        schedule=schedule,
+        timezone=timezone,
+        scan_timeout=scan_timeout,
+        rescan=rescan,
+        include=include,
+        clear_include=clear_include,
+        created_within=created_within,
+        latest=latest,
+        no_condition=no_condition,
+        never=never,
+        clear_never=clear_never,
+        always=always,
+        clear_always=clear_always,
+        platforms=platform,
+        order_by=order_by,
+    )
     changes = IntegrationChanges(
         description=description,
         url=url,
@@ -194,6 +319,7 @@ def edit(
         clear_ca=clear_ca,
         options=parse_options(option) if option else None,
         new_name=new_name,
+        pull=pull_options.changes(runtime.integrations.pull_settings(name)),
     )
     view, result = asyncio.run(runtime.integrations.edit(name, changes, test=not no_test))
     if as_json:
@@ -316,6 +442,49 @@ def show_listings(listings: list[RepositoryListing], with_tags: bool) -> None:
     console.print(
         f"[dim]{len(listings)} repositories, {count} tags; source: build = image config created, "
         "push = registry push time[/]"
+    )
+
+
+@app.command("sync")
+@handle_errors
+def sync(
+    name: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show which images the pull settings select")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show which images of the registry the pull settings select and why (with --dry-run)."""
+    runtime = Runtime.from_env()
+    runtime.integrations.get(name)
+    if not dry_run:
+        fail("queueing scans from a sync is not available yet; use --dry-run to see what would be selected", 2)
+    with err_console.status(f"listing {name}…"):
+        plan = asyncio.run(runtime.sync.dry_run(name))
+    if as_json:
+        print_json(plan.to_json())
+        return
+    show_plan(plan)
+
+
+def show_plan(plan: SyncPlan) -> None:
+    table = Table("repository", "tag", "digest", "created", "source", "decision", "rule")
+    for decision in plan.decisions:
+        c = decision.candidate
+        table.add_row(
+            c.repository,
+            c.tag,
+            (c.digest or "—")[:19],
+            c.created.strftime("%Y-%m-%d %H:%M") if c.created else "—",
+            c.created_source or "—",
+            "[green]selected[/]" if decision.selected else "skipped",
+            decision.rule,
+        )
+    console.print(table)
+    for repository, error in plan.repository_errors.items():
+        err_console.print(f"[red]{repository}[/]: {error}", highlight=False)
+    console.print(
+        f"{len(plan.decisions)} found, {plan.selected} selected (dry run, {plan.settings.mode} mode; "
+        "source: build = image config created, push = registry push time)",
+        highlight=False,
     )
 
 

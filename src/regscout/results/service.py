@@ -130,6 +130,19 @@ class ResultsService:
             row = session.scalar(select(ScanResult).where(ScanResult.image_digest == digest))
             return [finding_from_json(f) for f in _unpack(row.findings)] if row else None
 
+    def scanned_digests(self, registry_host: str) -> dict[str, str]:
+        """Digest last scanned per ``repository:tag`` of one registry (``repository@digest`` when scanned by digest)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(ScanResult.repository, ScanResult.reference, ScanResult.image_digest).where(
+                    ScanResult.registry_host == registry_host
+                )
+            ).all()
+        return {
+            f"{repository}{'@' if ':' in reference else ':'}{reference}": digest
+            for repository, reference, digest in rows
+        }
+
     def summary(self) -> list[dict[str, Any]]:
         with self.db.session() as session:
             rows = session.scalars(select(ScanResult).order_by(ScanResult.matched_at.desc())).all()

@@ -18,6 +18,7 @@ from ..registries.base import ConnectionResult, RegistryAdapter, RegistryConfig,
 from ..registries.distribution import ClientOptions
 from ..registries.types import REGISTRY_TYPES, UnknownRegistryType, adapter_class
 from ..secrets import Secret, SecretBox
+from ..selection import PullSettings
 from ..store.db import Database
 from ..store.models import Integration
 
@@ -75,6 +76,7 @@ class IntegrationView(BaseModel):
     tls_insecure: bool
     has_ca: bool
     options: dict[str, Any]
+    pull: dict[str, Any]
     connection: StatusView | None
     created_at: datetime
     updated_at: datetime
@@ -108,6 +110,25 @@ class IntegrationChanges:
     clear_ca: bool = False
     options: dict[str, Any] | None = None
     new_name: str | None = None
+    pull: dict[str, Any] | None = None  # PullSettings fields merged over the stored ones
+
+    def touches_connection(self) -> bool:
+        """Whether anything but the pull settings changes (only then is the connection tested)."""
+        return any(
+            value not in (None, False)
+            for value in (
+                self.description,
+                self.url,
+                self.username,
+                self.secret,
+                self.auth,
+                self.insecure,
+                self.ca_pem,
+                self.clear_ca,
+                self.options,
+                self.new_name,
+            )
+        )
 
 
 def normalise_url(url: str, default: str | None = None) -> str:
@@ -135,6 +156,22 @@ def check_ca(pem: str) -> str:
     return pem
 
 
+def pull_settings_of(row: Integration) -> PullSettings:
+    return PullSettings.model_validate(row.pull_settings or {})
+
+
+def merge_pull(stored: PullSettings, changes: dict[str, Any]) -> PullSettings:
+    """The stored settings with ``changes`` over them, validated; InvalidIntegration says what is wrong."""
+    try:
+        return PullSettings.model_validate({**stored.model_dump(mode="json"), **changes})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise InvalidIntegration(f"invalid pull settings: {problems}. Nothing was saved") from None
+
+
 def _view(row: Integration) -> IntegrationView:
     connection = None
     if row.status:
@@ -159,6 +196,7 @@ def _view(row: Integration) -> IntegrationView:
         tls_insecure=row.tls_insecure,
         has_ca=row.ca_pem is not None,
         options=dict(row.options or {}),
+        pull=pull_settings_of(row).model_dump(mode="json"),
         connection=connection,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -191,6 +229,10 @@ class IntegrationService:
     def get(self, name: str) -> IntegrationView:
         with self.db.session() as session:
             return _view(self._row(session, name))
+
+    def pull_settings(self, name: str) -> PullSettings:
+        with self.db.session() as session:
+            return pull_settings_of(self._row(session, name))
 
     @staticmethod
     def _row(session: Session, name: str) -> Integration:
@@ -284,8 +326,11 @@ class IntegrationService:
     async def edit(
         self, name: str, changes: IntegrationChanges, *, test: bool = True
     ) -> tuple[IntegrationView, ConnectionResult | None]:
+        """Change an integration. The connection is tested (if ``test``) only when more than the pull
+        settings change; every change is validated before anything is saved."""
         with self.db.session() as session:
             row = self._row(session, name)
+            pull = merge_pull(pull_settings_of(row), changes.pull) if changes.pull is not None else None
             secret = changes.secret
             if secret is None and row.secret_ciphertext:
                 secret = self.box.decrypt(row.secret_ciphertext)  # stored credentials are kept
@@ -312,11 +357,13 @@ class IntegrationService:
             with self.db.session() as session:
                 if session.scalar(select(Integration.id).where(Integration.name == candidate.name)) is not None:
                     raise IntegrationExists(f"an integration named {candidate.name!r} exists")
-        result = await self._run_test(cls, config) if test else None
+        result = await self._run_test(cls, config) if test and changes.touches_connection() else None
         if result is not None and result.status.value != "Connected":
             raise ConnectionTestFailed(result)
         with self.db.session() as session:
             row = self._row(session, name)
+            if pull is not None:
+                row.pull_settings = pull.model_dump(mode="json")
             row.name = candidate.name
             row.description = candidate.description
             row.url = config.url

@@ -62,6 +62,7 @@ class Integration(Base):
     tls_insecure: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     ca_pem: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    pull_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: the PullSettings defaults
     status: Mapped[str | None] = mapped_column(String(40))
     status_reason: Mapped[str | None] = mapped_column(String(60))
     status_message: Mapped[str | None] = mapped_column(Text)

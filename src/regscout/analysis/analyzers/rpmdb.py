@@ -82,6 +82,7 @@ def sqlite_blobs(data: bytes) -> list[bytes]:
     if data[18:20] != b"\x01\x01":
         data = data[:18] + b"\x01\x01" + data[20:]
     conn = sqlite3.connect(":memory:")
+    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")  # a corrupt file may hold any bytes as text
     try:
         # Bound the VM steps and the value sizes by the file size, whatever a corrupt or hostile file holds.
         budget = [len(data) // 1024 + 1000]  # progress callbacks, one per 1000 VM instructions
@@ -106,7 +107,7 @@ def sqlite_blobs(data: bytes) -> list[bytes]:
                 if total > len(data):  # rows sharing overflow pages: more than the file can hold
                     raise RpmdbError("SQLite rows hold more bytes than the file")
                 blobs.append(blob)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
         raise RpmdbError(f"SQLite: {exc}") from None
     finally:
         conn.close()
