@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,15 @@ class CliEnv:
         return result
 
 
+def wait_until(condition: Callable[[], bool], seconds: float, failure: Callable[[], str]) -> None:
+    """Wait for another process to reach a state: check the condition every 50 ms until the deadline."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure())
+        time.sleep(0.05)  # the polling interval; what is awaited is the condition
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -69,20 +79,17 @@ class Server:
             text=True,
         )
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"regscout serve exited: {self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"regscout serve did not become ready: {self.log.read_text()}")
-            time.sleep(0.05)  # polling interval while waiting on the readiness condition above
+        wait_until(self._ready, 30, lambda: f"regscout serve did not become ready: {self.log.read_text()}")
         match = re.search(r"^(rst_\S+)$", self.log.read_text(), re.M)
         self.admin_token = match.group(1) if match else None
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"regscout serve exited: {self.log.read_text()}")
+        try:
+            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def stop(self) -> str:
         self.process.terminate()

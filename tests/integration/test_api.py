@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 from tests.harness.images import Pusher, small_image
 from tests.harness.registry import RunningRegistry
 
-from .cli_support import CliEnv, Server
+from .cli_support import CliEnv, Server, wait_until
+from .test_matching import RECORDS
 
 PASSWORD_WRONG = "Wrong-Password-That-Must-Not-Leak-7"
 
@@ -118,3 +121,34 @@ def test_api_round_trip_and_no_secret_leaves(
         for secret in (password, PASSWORD_WRONG):
             assert secret not in text, f"a password leaked into {where}"
     assert any(name.endswith("regscout.db") for name in haystacks)
+
+
+def test_serve_runs_the_scheduled_data_update(tmp_path: Path, registry_anonymous: RunningRegistry) -> None:
+    """`regscout serve` updates the vulnerability data on its schedule (from a local mirror here)."""
+    mirror = tmp_path / "mirror" / "Debian"
+    mirror.mkdir(parents=True)
+    with zipfile.ZipFile(mirror / "all.zip", "w") as archive:
+        for rec in RECORDS:
+            archive.writestr(f"{rec['id'].replace(':', '_')}.json", json.dumps(rec))
+    cli = CliEnv(
+        tmp_path / "home",
+        extra={
+            "REGSCOUT_VULN_MIRROR": str(tmp_path / "mirror"),
+            "REGSCOUT_VULN_SOURCES": '["Debian"]',
+            "REGSCOUT_VULN_UPDATE_INTERVAL": "1",
+        },
+    )
+    server = Server(cli)
+    try:
+        with api(server) as client:
+
+            def updated() -> bool:
+                sources = client.get("/api/v1/db/status").json()["sources"]
+                return any(s["name"] == "debian" and s.get("last_success_at") for s in sources)
+
+            wait_until(updated, 60, lambda: f"no scheduled update: {server.log.read_text()[-2000:]}")
+            status = client.get("/api/v1/db/status").json()
+            debian = next(s for s in status["sources"] if s["name"] == "debian")
+            assert debian["record_count"] == len([r for r in RECORDS if "withdrawn" not in r])
+    finally:
+        server.stop()
