@@ -152,7 +152,7 @@ class VulnDBService:
                 outcome = action(attempted)
             except (VulnDBError, SQLAlchemyError, OSError) as exc:
                 error = _error_text(exc)
-                log.info("vulnerability source %s: update failed: %s", spec.name, error)
+                log.warning("vulnerability source %s: update failed: %s", spec.name, error)
                 served = self._record_failure(spec, attempted, error)
                 return SourceResult(
                     source=spec.name,
