@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["CertKey", "make_ca", "make_self_signed_signer", "make_tls_leaf"]
@@ -57,19 +58,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_ca(common_name: str = "regscout harness CA") -> CertKey:
-    """A self-signed CA (EC P-256: fast to generate)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def _self_signed_builder(common_name: str, public_key: CertificatePublicKeyTypes) -> x509.CertificateBuilder:
+    """Subject = issuer, a random serial, valid from a little before now for the harness's lifetime."""
     name = _name(common_name)
     now = _now()
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
         .not_valid_after(now + _VALIDITY)
+    )
+
+
+def make_ca(common_name: str = "regscout harness CA") -> CertKey:
+    """A self-signed CA (EC P-256: fast to generate)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        _self_signed_builder(common_name, key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -132,16 +140,8 @@ def make_self_signed_signer(common_name: str = "regscout-harness token signer") 
     it in its ``x5c`` header, so the chain the registry verifies is this certificate alone.
     """
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = _name(common_name)
-    now = _now()
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + _VALIDITY)
+        _self_signed_builder(common_name, key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
