@@ -41,3 +41,23 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+REDIS_URL = os.environ.get("REGSCOUT_TEST_REDIS", "redis://127.0.0.1:6379/15")
+RABBITMQ_URL = os.environ.get("REGSCOUT_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
+BROKERS = {"redis": ("Redis", REDIS_URL), "rabbitmq": ("RabbitMQ", RABBITMQ_URL)}
+
+
+def broker_url(kind: str) -> str:
+    """The URL of the running Redis or RabbitMQ ("redis" or "rabbitmq"), after checking that it answers."""
+    from kombu import Connection
+    from kombu.exceptions import KombuError
+
+    name, url = BROKERS[kind]
+    connection = Connection(url, connect_timeout=3)
+    try:
+        with connection:
+            connection.ensure_connection(max_retries=1)
+    except (KombuError, OSError, *connection.connection_errors) as exc:
+        require_service(name, exc)
+    return url

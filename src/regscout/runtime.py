@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -13,7 +14,17 @@ from .settings import Settings
 
 # Services are imported where they are first used: a command loads only what it needs (start-up time).
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from .results.service import Change, ResultsService
+    from .scanning.config import JobConfig
+    from .scanning.jobs import JobStore
+    from .scanning.local import LocalExecutor
+    from .scanning.manual import ManualAdd
+    from .scanning.scanner import JobScanner
+    from .scanning.scheduler import Scheduler
+    from .scanning.syncs import SyncRunner
+    from .scanning.tracked import TrackedImages
     from .services.images import ImageService
     from .services.integrations import IntegrationService
     from .services.scan import ScanService
@@ -26,6 +37,8 @@ if TYPE_CHECKING:
 @dataclass
 class Runtime:
     settings: Settings
+    # Set by `regscout serve` when it runs the embedded executor: queueing then wakes its workers at once.
+    local_executor: LocalExecutor | None = None
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -49,7 +62,13 @@ class Runtime:
     def integrations(self) -> IntegrationService:
         from .services.integrations import IntegrationService
 
-        return IntegrationService(self.db, self.box)
+        service = IntegrationService(self.db, self.box)
+        service.on_delete.append(self._integration_deleted)
+        return service
+
+    def _integration_deleted(self, session: Session, integration_id: int, name: str) -> None:
+        # Not integrated any more: nothing of it is scanned (the schedule row goes with the integration's row).
+        self.jobs.cancel_for_integration(session, integration_id, f"integration {name!r} was deleted")
 
     @cached_property
     def images(self) -> ImageService:
@@ -90,9 +109,65 @@ class Runtime:
 
         return SyncService(self.integrations, self.results)
 
+    @cached_property
+    def job_config(self) -> JobConfig:
+        from .scanning.config import JobConfig
+
+        return JobConfig.from_env()
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        from .scanning.jobs import JobStore
+
+        return JobStore(self.db, retry_delay_seconds=self.job_config.retry_delay_seconds)
+
+    @cached_property
+    def tracked(self) -> TrackedImages:
+        from .scanning.tracked import TrackedImages
+
+        return TrackedImages(self.db)
+
+    @cached_property
+    def sync_runner(self) -> SyncRunner:
+        from .scanning.syncs import SyncRunner
+
+        return SyncRunner(self.db, self.sync, self.jobs, self.tracked, notify=self.notify_workers)
+
+    @cached_property
+    def manual(self) -> ManualAdd:
+        from .scanning.manual import ManualAdd
+
+        return ManualAdd(self.db, self.integrations, self.jobs, self.tracked, notify=self.notify_workers)
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        from .scanning.scheduler import Scheduler
+
+        return Scheduler(self.db, self.sync_runner)
+
+    def job_scanner(self) -> JobScanner:
+        from .scanning.scanner import JobScanner
+
+        return JobScanner(self.scans, self.tracked)
+
+    def notify_workers(self) -> None:
+        """Jobs were queued or requeued: wake the embedded workers, or send Celery a message per runnable job."""
+        if self.local_executor is not None:
+            self.local_executor.notify()
+        elif self.job_config.executor == "celery":
+            from .scanning.celery_app import dispatch
+
+            dispatch(self.job_config, self.jobs.runnable())
+
     def rematch(self) -> dict[str, list[Change]]:
         """After the vulnerability data changed: match every stored inventory again, record what changed."""
-        return self.results.rematch_all(self.vulndb, exists=self.vulndb.store.existing_ids)
+        from .scanning.jobs import now_utc
+
+        started = now_utc()
+        changed = self.results.rematch_all(self.vulndb, exists=self.vulndb.store.existing_ids)
+        kinds = Counter(change.change for changes in changed.values() for change in changes)
+        self.jobs.record_rematch(started, {"images_changed": len(changed), "changes": dict(kinds)})
+        return changed
 
 
 def configure_logging(level: str = "INFO") -> None:

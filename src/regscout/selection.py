@@ -203,7 +203,7 @@ class PullSettings(pydantic.BaseModel):
     mode: Literal["manual", "automatic"] = "manual"
     schedule: str | None = None
     timezone: str | None = None
-    scan_timeout_minutes: int = pydantic.Field(default=30, gt=0)
+    scan_timeout_minutes: float = pydantic.Field(default=30, gt=0, allow_inf_nan=False)
     rescan: bool = False
     include: list[str] = []
     condition: Literal["none", "created_within", "latest"] = "none"

@@ -120,6 +120,11 @@ def test_data_update_rematches_stored_results_and_records_changes(
         for c in json.loads(cli.run("results", "changes", alpine["image"]["digest"], "--json").stdout)
     }
     assert alpine_changes == {(OS_OSV_ALPINE, "withdrawn")}
+    # The re-match shows in the job list: no image pulled, what changed counted.
+    rematch = json.loads(cli.run("jobs", "list", "--json").stdout)[0]
+    assert (rematch["kind"], rematch["trigger"], rematch["state"]) == ("rematch", "data_update", "succeeded")
+    assert rematch["summary"] == {"images_changed": 2, "changes": {"fixed": 1, "new": 1, "withdrawn": 1}}
+    assert rematch["bytes_fetched"] == 0
     stored = json.loads(cli.run("results", "show", debian["image"]["digest"], "--json").stdout)
     assert {f["id"]: f["fix_state"] for f in stored} == {
         "CVE-2024-1000": "fixed",

@@ -183,10 +183,17 @@ def test_rescan_off_drops_digests_already_scanned(
     assert {ref: decisions(dry_run(cli))[ref] for ref in EXPECTED} == EXPECTED
 
 
-def test_sync_without_dry_run_says_it_is_not_available(cli: CliEnv) -> None:
-    result = cli.run("registry", "sync", "reg", check_code=2)
-    assert "queueing scans from a sync is not available yet" in " ".join(result.stderr.split())
-    assert result.stdout == ""
+def test_sync_queues_the_selected_images_and_shows_each_decision(cli: CliEnv) -> None:
+    set_kaspersky_rules(cli)
+    table = cli.run("registry", "sync", "reg").stdout
+    assert "never: *:latest" in table and "always: team/app:4" in table
+    assert "5 found, 2 selected, 2 queued, 0 already queued or running, 0 gone" in table
+    again = json.loads(cli.run("registry", "sync", "reg", "--json").stdout)
+    assert {ref: decisions(again)[ref] for ref in EXPECTED} == EXPECTED
+    assert (again["queued"], again["already_active"]) == (0, 2)  # still queued from the first sync
+    jobs = json.loads(cli.run("jobs", "list", "--json").stdout)
+    assert sorted(job["image"] for job in jobs) == ["alpine:2.0", "team/app:4"]
+    assert {job["trigger"] for job in jobs} == {"manual"}
     assert (
         "no registry integration named 'nope'" in cli.run("registry", "sync", "nope", "--dry-run", check_code=3).stderr
     )
@@ -203,7 +210,7 @@ def test_api_edits_pull_settings_and_returns_the_same_decisions(cli: CliEnv, dig
             synced = client.get("/api/v1/registries/reg/sync", params={"dry_run": "true"})
             assert synced.status_code == 200, synced.text
             assert synced.json()["images"] == expected
-            assert client.get("/api/v1/registries/reg/sync").status_code == 501
+            assert client.get("/api/v1/registries/reg/sync").status_code == 400  # running a sync is a POST
 
             bad = client.patch("/api/v1/registries/reg", json={"pull": {"latest": 0, "condition": "latest"}})
             assert bad.status_code == 422 and "latest: Input should be greater than 0" in bad.json()["detail"]

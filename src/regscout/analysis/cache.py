@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
-from ..store.db import Database
+from ..store.db import Database, rows_changed
+from ..store.jobs_models import LayerClaim
 from ..store.models import LayerResult
 
 
@@ -56,3 +58,35 @@ class LayerCache:
         statement = insert(LayerResult).values(rows).on_conflict_do_nothing()
         with self.db.session() as session:
             session.execute(statement)
+
+    def claim(self, diff_id: str, owner: str, seconds: float) -> bool:
+        """Take the right to fetch this layer for ``seconds``; False while another worker holds it. A claim whose
+        holder died expires and can be taken over."""
+        now = datetime.now(UTC)
+        expires = now + timedelta(seconds=seconds)
+        try:
+            with self.db.session() as session:
+                session.add(LayerClaim(diff_id=diff_id, owner=owner, expires_at=expires))
+            return True
+        except IntegrityError:
+            pass
+        with self.db.session() as session:
+            taken = rows_changed(
+                session,
+                update(LayerClaim)
+                .where(LayerClaim.diff_id == diff_id, LayerClaim.expires_at < now)
+                .values(owner=owner, expires_at=expires),
+            )
+        return taken == 1
+
+    def renew(self, diff_id: str, owner: str, seconds: float) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(LayerClaim)
+                .where(LayerClaim.diff_id == diff_id, LayerClaim.owner == owner)
+                .values(expires_at=datetime.now(UTC) + timedelta(seconds=seconds))
+            )
+
+    def release(self, diff_id: str, owner: str) -> None:
+        with self.db.session() as session:
+            session.execute(delete(LayerClaim).where(LayerClaim.diff_id == diff_id, LayerClaim.owner == owner))

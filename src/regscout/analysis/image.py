@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from .merge import Inventory, LayerRef, merge_layers
 from .model import AnalyzerResult
 from .stream import consume_in_thread
 
+# A worker fetching a layer holds a claim on it; others wait for its results instead of fetching the same bytes.
+CLAIM_SECONDS = 30.0  # renewed every third of it while the fetch runs; a dead holder's claim lapses soon
+CLAIM_POLL_SECONDS = 0.2
 ProgressCallback = Callable[[int, int, int], None]  # (layer index, bytes done, layer size)
 
 
@@ -31,6 +35,20 @@ class AnalysisStats:
     layers_fetched: int = 0
     bytes_fetched: int = 0
     analyzers_run: dict[int, list[str]] = field(default_factory=dict)  # layer index -> analyzers run
+
+
+@dataclass(frozen=True)
+class _LayerTask:
+    """One layer of the image being analysed, with where its progress and statistics go."""
+
+    client: RegistryClient
+    repository: str
+    digest: str
+    diff_id: str
+    size: int
+    index: int
+    stats: AnalysisStats
+    progress: ProgressCallback | None
 
 
 @dataclass
@@ -56,6 +74,7 @@ class ImageAnalyzer:
         self.layer_concurrency = layer_concurrency
         self.max_uncompressed = max_uncompressed
         self.executor = executor
+        self._owner = f"analyzer-{uuid.uuid4().hex}"
 
     async def resolve(
         self, client: RegistryClient, repository: str, reference: str, platform: Platform
@@ -111,68 +130,81 @@ class ImageAnalyzer:
         async def one(index: int) -> tuple[LayerRef, LayerStructure, dict[str, AnalyzerResult]]:
             layer = details.layers[index]
             ref = LayerRef(index, layer.digest, layer.diff_id, layer.created_by)
+            task = _LayerTask(client, repository, layer.digest, layer.diff_id, layer.size, index, stats, progress)
             async with semaphore:
-                structure, results = await self._layer(
-                    client, repository, layer.digest, layer.diff_id, layer.size, index, stats, progress
-                )
+                structure, results = await self._layer(task)
             return ref, structure, results
 
         layers = await asyncio.gather(*(one(i) for i in range(len(details.layers))))
         inventory = merge_layers(list(layers))
         return ImageReport(details, inventory, stats, {a.name: a.version for a in self.analyzers})
 
-    async def _layer(
-        self,
-        client: RegistryClient,
-        repository: str,
-        digest: str,
-        diff_id: str,
-        size: int,
-        index: int,
-        stats: AnalysisStats,
-        progress: ProgressCallback | None,
-    ) -> tuple[LayerStructure, dict[str, AnalyzerResult]]:
+    async def _layer(self, task: _LayerTask) -> tuple[LayerStructure, dict[str, AnalyzerResult]]:
         wanted = {a.name: a.version for a in self.analyzers}
         wanted[STRUCTURE_ANALYZER] = STRUCTURE_VERSION
-        cached = self.cache.get_many(diff_id, wanted.items()) if self.cache else {}
+        cached = self.cache.get_many(task.diff_id, wanted.items()) if self.cache else {}
         missing = [a for a in self.analyzers if a.name not in cached]
         results = {name: AnalyzerResult.from_json(data) for name, data in cached.items() if name != STRUCTURE_ANALYZER}
         if not missing and STRUCTURE_ANALYZER in cached:
-            stats.layers_from_cache += 1
-            if progress:
-                progress(index, size, size)
+            task.stats.layers_from_cache += 1
+            if task.progress:
+                task.progress(task.index, task.size, task.size)
             return LayerStructure.from_json(cached[STRUCTURE_ANALYZER]), results
-        analysis = await self._fetch_and_analyze(client, repository, digest, diff_id, size, index, missing, progress)
-        stats.layers_fetched += 1
-        stats.bytes_fetched += size
-        stats.analyzers_run[index] = [a.name for a in missing]
+        if self.cache is not None and not await self._claim(task.diff_id):
+            # Another worker fetched this layer meanwhile: its results are in the cache now.
+            return await self._layer(task)
+        renewal = asyncio.ensure_future(self._renew(task.diff_id)) if self.cache is not None else None
+        try:
+            return await self._analyze_missing(task, missing, results)
+        finally:
+            if renewal is not None and self.cache is not None:
+                renewal.cancel()
+                await asyncio.gather(renewal, return_exceptions=True)
+                await asyncio.to_thread(self.cache.release, task.diff_id, self._owner)
+
+    async def _renew(self, diff_id: str) -> None:
+        assert self.cache is not None
+        while True:
+            await asyncio.sleep(CLAIM_SECONDS / 3)
+            await asyncio.to_thread(self.cache.renew, diff_id, self._owner, CLAIM_SECONDS)
+
+    async def _claim(self, diff_id: str) -> bool:
+        """True: this analyzer fetches the layer. False: another worker held the claim and has let it go, so the
+        cache should have the layer (or the claim expired; the caller looks again and claims then)."""
+        assert self.cache is not None
+        waited = False
+        while not await asyncio.to_thread(self.cache.claim, diff_id, self._owner, CLAIM_SECONDS):
+            waited = True
+            await asyncio.sleep(CLAIM_POLL_SECONDS)  # polling the database: the holder may be another process
+        if waited:
+            await asyncio.to_thread(self.cache.release, diff_id, self._owner)
+            return False
+        return True
+
+    async def _analyze_missing(
+        self, task: _LayerTask, missing: list[Analyzer], results: dict[str, AnalyzerResult]
+    ) -> tuple[LayerStructure, dict[str, AnalyzerResult]]:
+        analysis = await self._fetch_and_analyze(task, missing)
+        task.stats.layers_fetched += 1
+        task.stats.bytes_fetched += task.size
+        task.stats.analyzers_run[task.index] = [a.name for a in missing]
         if self.cache:
             fresh = {(a.name, a.version): analysis.results[a.name].to_json() for a in missing}
             fresh[(STRUCTURE_ANALYZER, STRUCTURE_VERSION)] = analysis.structure.to_json()
-            self.cache.put_many(diff_id, fresh)
+            self.cache.put_many(task.diff_id, fresh)
         results.update(analysis.results)
         return analysis.structure, results
 
-    async def _fetch_and_analyze(
-        self,
-        client: RegistryClient,
-        repository: str,
-        digest: str,
-        diff_id: str,
-        size: int,
-        index: int,
-        analyzers: list[Analyzer],
-        progress: ProgressCallback | None,
-    ) -> LayerAnalysis:
+    async def _fetch_and_analyze(self, task: _LayerTask, analyzers: list[Analyzer]) -> LayerAnalysis:
         async def chunks() -> Any:
             done = 0
-            async for chunk in client.stream_blob(repository, digest):
+            async for chunk in task.client.stream_blob(task.repository, task.digest):
                 done += len(chunk)
-                if progress:
-                    progress(index, done, size)
+                if task.progress:
+                    task.progress(task.index, done, task.size)
                 yield chunk
 
-        limits: dict[str, Any] = {"expected_diff_id": diff_id}
+        limits: dict[str, Any] = {"expected_diff_id": task.diff_id}
         if self.max_uncompressed is not None:
             limits["max_uncompressed"] = self.max_uncompressed
 

@@ -10,7 +10,16 @@ from typing import Any, BinaryIO
 from .analyzers.base import Analyzer
 from .capture import CapturePlan
 from .model import AnalyzerResult, CapturedFile
-from .tarwalk import HARDLINK, CountingReader, LayerFormatError, ReadAhead, TarWalker, open_decompressed
+from .tarwalk import (
+    DIRECTORY,
+    HARDLINK,
+    REGULAR,
+    CountingReader,
+    LayerFormatError,
+    ReadAhead,
+    TarWalker,
+    open_decompressed,
+)
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -123,43 +132,66 @@ def _walk(
 ) -> None:
     """Walk the entries; per-file analyzers run at once, the others get their files at the end."""
     by_path: dict[str, CapturedFile] = {}
-    for entry in walker.entries():
-        directory, _, basename = entry.path.rpartition("/")
-        if basename.startswith(WHITEOUT_PREFIX):
-            if basename == OPAQUE_MARKER:
-                structure.opaque_dirs.add(directory)
-            else:
-                hidden = basename[len(WHITEOUT_PREFIX) :]
-                structure.whiteouts.add(f"{directory}/{hidden}" if directory else hidden)
+    match = plan.match
+    add_non_dir = structure.non_dirs.add
+    for path, kind, size, mode, linkname in walker.entries():
+        if WHITEOUT_PREFIX in path and _record_whiteout(path, structure):
             continue
-        if not entry.is_dir:
-            structure.non_dirs.add(path_hash(entry.path))
-        if entry.kind == HARDLINK:
-            _capture_hardlink(entry.path, entry.linkname, by_path, plan, captured)
+        if kind != DIRECTORY:
+            add_non_dir(path_hash(path))
+        if kind == HARDLINK:
+            _capture_hardlink(path, linkname, by_path, plan, captured)
             continue
-        if not entry.is_regular:
+        if kind not in REGULAR:
             continue
-        wanting = plan.match(entry.path, entry.mode, entry.size)
+        wanting = match(path, mode, size)
         if not wanting:
             continue
-        fitting = [a for a in wanting if entry.size <= a.interest.max_size]
-        for analyzer in wanting:
-            if analyzer not in fitting:
-                structure.warnings.append(
-                    f"{analyzer.name}: skipped {entry.path} ({entry.size} bytes, over its {analyzer.interest.max_size})"
-                )
-        if not fitting:
-            continue
-        data = walker.read_body(max(a.interest.max_size for a in fitting))
-        file = CapturedFile(entry.path, data, entry.mode, entry.size)
-        batched = [a for a in fitting if not a.interest.per_file]
-        if batched:
-            by_path[entry.path] = file  # kept for hardlinks to it, as the batched analyzers keep it anyway
-        for analyzer in fitting:
-            if analyzer.interest.per_file:
-                results[analyzer.name].absorb(analyzer.analyze([file]))
-            else:
-                captured[analyzer.name].append(file)
+        _capture_file(walker, path, size, mode, wanting, structure, by_path, captured, results)
+
+
+def _capture_file(
+    walker: TarWalker,
+    path: str,
+    size: int,
+    mode: int,
+    wanting: list[Analyzer],
+    structure: LayerStructure,
+    by_path: dict[str, CapturedFile],
+    captured: dict[str, list[CapturedFile]],
+    results: dict[str, AnalyzerResult],
+) -> None:
+    """Read the body of a file some analyzers want (within their size caps) and hand it over."""
+    fitting = [a for a in wanting if size <= a.interest.max_size]
+    for analyzer in wanting:
+        if analyzer not in fitting:
+            structure.warnings.append(
+                f"{analyzer.name}: skipped {path} ({size} bytes, over its {analyzer.interest.max_size})"
+            )
+    if not fitting:
+        return
+    data = walker.read_body(max(a.interest.max_size for a in fitting))
+    file = CapturedFile(path, data, mode, size)
+    if any(not a.interest.per_file for a in fitting):
+        by_path[path] = file  # kept for hardlinks to it, as the batched analyzers keep it anyway
+    for analyzer in fitting:
+        if analyzer.interest.per_file:
+            results[analyzer.name].absorb(analyzer.analyze([file]))
+        else:
+            captured[analyzer.name].append(file)
+
+
+def _record_whiteout(path: str, structure: LayerStructure) -> bool:
+    """Record `path` if it is a whiteout or opaque marker (which are not entries themselves)."""
+    directory, _, basename = path.rpartition("/")
+    if not basename.startswith(WHITEOUT_PREFIX):
+        return False
+    if basename == OPAQUE_MARKER:
+        structure.opaque_dirs.add(directory)
+    else:
+        hidden = basename[len(WHITEOUT_PREFIX) :]
+        structure.whiteouts.add(f"{directory}/{hidden}" if directory else hidden)
+    return True
 
 
 def _capture_hardlink(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import queue
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from typing import Any, BinaryIO, TypeVar, cast
@@ -19,14 +20,13 @@ _END = b""
 
 
 class _QueueReader(io.RawIOBase):
-    """A blocking raw stream over chunks handed across from the event loop."""
+    """A blocking raw stream over chunks handed across from the event loop. The worker thread
+    waits on a thread-safe queue (without the GIL), so a chunk costs the event loop one put and
+    one wake-up to free its slot."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | BaseException], slots: asyncio.Semaphore
-    ) -> None:
-        self._loop = loop
-        self._queue = queue
-        self._slots = slots
+    def __init__(self, chunks: queue.SimpleQueue[bytes | BaseException], release: Callable[[], object]) -> None:
+        self._chunks = chunks
+        self._release = release
         self._buffer = memoryview(b"")
         self._ended = False
 
@@ -37,10 +37,10 @@ class _QueueReader(io.RawIOBase):
         while not self._buffer:
             if self._ended:
                 return 0
-            item = asyncio.run_coroutine_threadsafe(self._queue.get(), self._loop).result()
+            item = self._chunks.get()
             if isinstance(item, BaseException):
                 raise item
-            self._loop.call_soon_threadsafe(self._slots.release)
+            self._release()
             if item == _END:
                 self._ended = True
                 return 0
@@ -56,9 +56,10 @@ async def consume_in_thread(
 ) -> T:
     """Run `work(reader)` in a thread while `chunks` are pumped into `reader`."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+    handed: queue.SimpleQueue[bytes | BaseException] = queue.SimpleQueue()
     slots = asyncio.Semaphore(IN_FLIGHT_CHUNKS)
-    reader = cast(BinaryIO, io.BufferedReader(_QueueReader(loop, queue, slots), 1 << 20))
+    raw = _QueueReader(handed, lambda: loop.call_soon_threadsafe(slots.release))
+    reader = cast(BinaryIO, io.BufferedReader(raw, 1 << 20))
     worker = loop.run_in_executor(executor, work, reader)
 
     async def pump() -> None:
@@ -66,16 +67,12 @@ async def consume_in_thread(
             async for chunk in chunks:
                 if not chunk:
                     continue
-                acquire = asyncio.ensure_future(slots.acquire())
-                waiting: set[asyncio.Future[Any]] = {acquire, worker}
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if not acquire.done():
-                    acquire.cancel()
+                if not await _slot(slots, worker):
                     return  # the worker finished or failed: stop downloading
-                queue.put_nowait(chunk)
-            queue.put_nowait(_END)
+                handed.put(chunk)
+            handed.put(_END)
         except BaseException as error:  # the download failed: the worker must fail too
-            queue.put_nowait(error)
+            handed.put(error)
             if not isinstance(error, Exception):
                 raise
 
@@ -86,7 +83,25 @@ async def consume_in_thread(
         if not pumping.done():
             pumping.cancel()
         await asyncio.gather(pumping, return_exceptions=True)
+        if not worker.done():  # cancelled: a worker still reading must not wait for chunks forever
+            handed.put(asyncio.CancelledError())
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
     return result
+
+
+async def _slot(slots: asyncio.Semaphore, worker: asyncio.Future[Any]) -> bool:
+    """Wait for a free slot; False if the worker ends first (it will read no more chunks)."""
+    if worker.done():
+        return False
+    if not slots.locked():
+        await slots.acquire()  # free at once
+        return True
+    acquire = asyncio.ensure_future(slots.acquire())
+    waiting: set[asyncio.Future[Any]] = {acquire, worker}
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    if acquire.done():
+        return True
+    acquire.cancel()
+    return False

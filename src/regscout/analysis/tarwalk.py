@@ -11,12 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import queue
-import re
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO, Protocol, cast
+from typing import BinaryIO, NamedTuple, Protocol, cast
 
 import zstandard
 
@@ -30,6 +28,7 @@ SKIP_CHUNK = 1 << 20
 MAX_META_BYTES = 1 << 20  # PAX records and GNU long names
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZERO_BLOCK = bytes(BLOCK)
 
 REGULAR = frozenset({b"0", b"\x00", b"7"})
 HARDLINK = b"1"
@@ -45,8 +44,7 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class TarEntry:
+class TarEntry(NamedTuple):
     path: str  # normalised
     kind: bytes  # the tar typeflag
     size: int
@@ -176,6 +174,13 @@ def open_decompressed(source: BinaryIO) -> tuple[Readable, str]:
 
 def normalise(name: str) -> str | None:
     """The path inside the image, or None for names that must not be used (`..`, absolute)."""
+    rest = name[2:] if name.startswith("./") else name
+    if rest.startswith(("/", ".")) or "//" in rest or "/." in rest or "\x00" in rest:
+        return _normalise_parts(name)
+    return rest.rstrip("/")  # the common case: already clean, at most a trailing slash
+
+
+def _normalise_parts(name: str) -> str | None:
     if name.startswith("/") or "\x00" in name:
         return None
     parts = [part for part in name.split("/") if part not in ("", ".")]
@@ -194,104 +199,153 @@ def _octal(field: bytes, what: str) -> int:
     if not text:
         return 0
     try:
-        return int(text, 8)
+        value = int(text, 8)
     except ValueError:
         raise LayerFormatError(f"tar header has an invalid {what} field {field[:12]!r}") from None
+    if value < 0:
+        raise LayerFormatError(f"tar header has a negative {what} field {field[:12]!r}")
+    return value
+
+
+def _number(field: bytes, what: str) -> int:
+    """A numeric header field; the fast path is the usual zero-padded octal ended by a NUL."""
+    if field[-1] == 0 and 0x30 <= field[0] <= 0x37:
+        try:
+            return int(field[:-1], 8)
+        except ValueError:
+            pass
+    return _octal(field, what)
+
+
+_adler32 = zlib.adler32
 
 
 def _checksum_ok(block: bytes) -> bool:
-    stored = _octal(block[148:156], "checksum")
-    return stored == sum(block) - sum(block[148:156]) + 8 * 32  # the checksum field counts as spaces
+    # The byte sum of the header with the checksum field counted as spaces (8 * 32, the 253 below
+    # with the three adler32 start values). adler32's low 16 bits are 1 + the byte sum mod 65521,
+    # exact for runs of at most 256 bytes: three C calls instead of a Python sum over 512 ints.
+    total = (
+        (_adler32(block[:148]) & 0xFFFF) + (_adler32(block[156:400]) & 0xFFFF) + (_adler32(block[400:]) & 0xFFFF) + 253
+    )
+    field = block[148:156]
+    return field == b"%06o\x00 " % total or _octal(field, "checksum") == total
 
 
 def _text(field: bytes) -> str:
     return field.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
 
 
-_PAX_RECORD = re.compile(rb"(\d+) ")
+_PAX_KEYS = frozenset({b"path", b"linkpath", b"size"})
 
 
 def parse_pax(data: bytes) -> dict[str, str]:
+    """The records of a PAX extended header that regscout uses (path, linkpath, size). Every record
+    is still checked: a malformed header is an error even if it only carries keys regscout ignores."""
     records: dict[str, str] = {}
     position = 0
     while position < len(data):
-        match = _PAX_RECORD.match(data, position)
-        if not match:
+        space = data.find(b" ", position)
+        digits = data[position:space] if space > position else b""
+        if not digits.isdigit():
             raise LayerFormatError("malformed PAX extended header")
-        length = int(match.group(1))
-        end = position + length
-        if length <= len(match.group(0)) or end > len(data) or data[end - 1 : end] != b"\n":
+        end = position + int(digits)
+        if end <= space + 1 or end > len(data) or data[end - 1] != 0x0A:
             raise LayerFormatError("malformed PAX extended header record")
-        key, sep, value = data[match.end() : end - 1].partition(b"=")
+        key, sep, value = data[space + 1 : end - 1].partition(b"=")
         if not sep:
             raise LayerFormatError("PAX record without '='")
-        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        if key in _PAX_KEYS:
+            records[key.decode("ascii")] = value.decode("utf-8", "surrogateescape")
         position = end
     return records
 
 
+META_KINDS = frozenset({b"x", b"g", b"L", b"K"})
+NO_BODY = frozenset({HARDLINK, SYMLINK, DIRECTORY, b"3", b"4", b"6"})
+
+
 class TarWalker:
     """Iterate the entries of a tar stream. For each entry the caller either reads the body
-    with `read_body(limit)` or lets the walker skip it."""
+    with `read_body(limit)` or lets the walker skip it.
+
+    Headers are parsed straight out of the reader's chunks (a bytes object and an offset): a
+    skipped body only moves the offset, and only data that straddles two chunks is copied."""
 
     def __init__(self, reader: Readable) -> None:
         self.reader = reader
         self.warnings: list[str] = []
+        self._buf = b""
+        self._pos = 0
         self._pending = 0  # body bytes (plus padding) not yet consumed
-        self._buffer = memoryview(b"")  # read ahead in large chunks: headers are served from here
+        self._pending_size = 0  # the current entry's body size, until read_body takes it
 
-    def _fill(self) -> bool:
+    def _next_chunk(self) -> bytes:
         try:
-            chunk = self.reader.read(SKIP_CHUNK)
+            return self.reader.read(SKIP_CHUNK)
         except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
             raise LayerFormatError(f"the layer's compressed stream is corrupt or truncated: {exc}") from None
-        if not chunk:
-            return False
-        self._buffer = memoryview(bytes(self._buffer) + chunk if self._buffer else chunk)
-        return True
 
-    def _read_exact(self, size: int, what: str) -> bytes:
-        if len(self._buffer) >= size:
-            data = self._buffer[:size].tobytes()
-            self._buffer = self._buffer[size:]
-            return data
-        parts = [self._buffer.tobytes()]
-        remaining = size - len(self._buffer)
-        self._buffer = memoryview(b"")
-        while remaining > 0:
-            if not self._fill():
+    def _take(self, size: int, what: str) -> bytes:
+        buf, pos = self._buf, self._pos
+        end = pos + size
+        if end <= len(buf):
+            self._pos = end
+            return buf[pos:end]
+        parts = [buf[pos:]]
+        remaining = end - len(buf)
+        while True:
+            chunk = self._next_chunk()
+            if not chunk:
+                self._buf, self._pos = b"", 0
                 raise LayerFormatError(f"truncated layer: the stream ended inside {what}")
-            take = self._buffer[:remaining]
-            parts.append(take.tobytes())
-            remaining -= len(take)
-            self._buffer = self._buffer[len(take) :]
-        return b"".join(parts)
+            if remaining <= len(chunk):
+                parts.append(chunk[:remaining])
+                self._buf, self._pos = chunk, remaining
+                return b"".join(parts)
+            parts.append(chunk)
+            remaining -= len(chunk)
 
     def _skip(self, size: int, what: str) -> None:
-        while size > 0:
-            if not self._buffer and not self._fill():
+        end = self._pos + size
+        while end > len(self._buf):
+            end -= len(self._buf)
+            chunk = self._next_chunk()
+            if not chunk:
+                self._buf, self._pos = b"", 0
                 raise LayerFormatError(f"truncated layer: the stream ended inside {what}")
-            step = min(size, len(self._buffer))
-            self._buffer = self._buffer[step:]
-            size -= step
+            self._buf = chunk
+        self._pos = end
 
-    def _read_block(self) -> bytes | None:
-        if not self._buffer and not self._fill():
-            return None
-        return self._read_exact(BLOCK, "a tar header")
+    def _header(self) -> bytes | None:
+        """The next 512-byte block after the pending body, or None if the stream ends cleanly
+        before it."""
+        if self._pending:
+            self._skip(self._pending, "a file body")
+            self._pending = 0
+        buf, pos = self._buf, self._pos
+        end = pos + BLOCK
+        if end <= len(buf):
+            self._pos = end
+            return buf[pos:end]
+        if pos == len(buf):
+            chunk = self._next_chunk()
+            if not chunk:
+                return None
+            self._buf, self._pos = chunk, 0
+        return self._take(BLOCK, "a tar header")
 
     def drain(self) -> None:
         """Read to the end of the stream (whatever follows the end-of-archive marker)."""
-        self._buffer = memoryview(b"")
-        while self._fill():
-            self._buffer = memoryview(b"")
+        self._buf, self._pos = b"", 0
+        while self._next_chunk():
+            pass
 
     def read_body(self, limit: int) -> bytes:
         """The current entry's body (call at most once, right after the entry is yielded)."""
         size = self._pending_size
         if size > limit:
             raise ValueError("body larger than the limit; check entry.size first")
-        data = self._read_exact(size, "a file body")
+        data = self._take(size, "a file body")
         self._pending -= size
         self._pending_size = 0
         return data
@@ -300,25 +354,28 @@ class TarWalker:
         pax: dict[str, str] = {}
         long_name: str | None = None
         long_link: str | None = None
+        block: bytes | None
         while True:
-            if self._pending:
-                self._skip(self._pending, "a file body")
-                self._pending = 0
-            block = self._read_block()
+            start = self._pos + self._pending
+            if start + BLOCK <= len(self._buf):  # the usual case: the next header is in this chunk
+                block = self._buf[start : start + BLOCK]
+                self._pos, self._pending = start + BLOCK, 0
+            else:
+                block = self._header()
             if block is None:
                 self.warnings.append("the layer ends without a tar end-of-archive marker")
                 return
-            if block == b"\x00" * BLOCK:
-                return  # whatever follows the end marker is padding
             if not _checksum_ok(block):
+                if block == ZERO_BLOCK:
+                    return  # whatever follows the end marker is padding
                 raise LayerFormatError("tar header checksum mismatch: the layer is corrupt")
             kind = block[156:157]
-            size = _octal(block[124:136], "size")
-            padded = size + (-size % BLOCK)
-            if kind in (b"x", b"g", b"L", b"K"):
+            size = _number(block[124:136], "size")
+            if kind in META_KINDS:
                 if size > MAX_META_BYTES:
                     raise LayerFormatError(f"tar metadata entry of {size} bytes is over the limit")
-                meta = self._read_exact(padded, "a tar metadata entry")[:size]
+                meta = self._take(size, "a tar metadata entry")
+                self._pending = -size % BLOCK
                 if kind == b"x":
                     pax = parse_pax(meta)
                 elif kind == b"L":
@@ -326,29 +383,38 @@ class TarWalker:
                 elif kind == b"K":
                     long_link = _text(meta)
                 continue  # global PAX headers ("g") carry nothing regscout needs
-            name = _text(block[0:100])
-            prefix = _text(block[345:500]) if block[257:262] == b"ustar" else ""
-            if prefix:
-                name = f"{prefix}/{name}"
-            name = pax.get("path", long_name or name)
-            linkname = pax.get("linkpath", long_link or _text(block[157:257]))
-            if "size" in pax:
-                try:
-                    size = int(pax["size"])
-                except ValueError:
-                    raise LayerFormatError("PAX size is not a number") from None
-                padded = size + (-size % BLOCK)
-            pax, long_name, long_link = {}, None, None
-            mode = _octal(block[100:108], "mode")
-            has_body = kind in REGULAR or kind not in (HARDLINK, SYMLINK, DIRECTORY, b"3", b"4", b"6")
-            self._pending = padded if has_body else 0
-            self._pending_size = size if has_body else 0
+            name = _text(block[:100])
+            if block[345] and block[257:262] == b"ustar":
+                name = f"{_text(block[345:500])}/{name}"
+            linkname = _text(block[157:257]) if block[157] else ""
+            if pax or long_name or long_link:
+                name, linkname, size = _overrides(pax, long_name, long_link, name, linkname, size)
+                pax, long_name, long_link = {}, None, None
+            mode = _number(block[100:108], "mode")
+            if kind in NO_BODY:
+                size = self._pending = self._pending_size = 0
+            else:
+                self._pending = size + (-size % BLOCK)
+                self._pending_size = size
             path = normalise(name)
             if path is None:
                 self.warnings.append(f"skipped a tar entry whose name leaves the image root: {name[:200]!r}")
                 continue
-            if not path:
-                continue  # the root directory itself
-            yield TarEntry(path, kind, size if has_body else 0, mode, linkname)
+            if path:  # not the root directory itself
+                yield TarEntry(path, kind, size, mode, linkname)
 
-    _pending_size = 0
+
+def _overrides(
+    pax: dict[str, str], long_name: str | None, long_link: str | None, name: str, linkname: str, size: int
+) -> tuple[str, str, int]:
+    """Apply a PAX header or GNU long name/link to the entry that follows it."""
+    name = pax.get("path", long_name or name)
+    linkname = pax.get("linkpath", long_link or linkname)
+    if "size" in pax:
+        try:
+            size = int(pax["size"])
+        except ValueError:
+            raise LayerFormatError("PAX size is not a number") from None
+        if size < 0:
+            raise LayerFormatError("PAX size is negative")
+    return name, linkname, size

@@ -6,14 +6,21 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from .. import __version__
 from ..analysis.tarwalk import LayerFormatError
 from ..registries.errors import RegistryError
 from ..registries.reference import InvalidReference
 from ..runtime import Runtime
+from ..scanning.config import worker_name
+from ..scanning.jobs import JobError, JobNotFound
+from ..scanning.local import LocalExecutor
+from ..scanning.manual import NotIntegrated
+from ..scanning.metrics import JobMetrics
+from ..scanning.syncs import SyncNotFound
 from ..secrets import SecretKeyError, redact
 from ..services.integrations import (
     ConnectionTestFailed,
@@ -24,10 +31,14 @@ from ..services.integrations import (
 )
 from ..services.tokens import TokenError
 from ..vulndb.scheduler import run_periodic_updates
-from . import images, registries, results, tokens, vulndb
+from . import images, jobs, registries, results, tokens, vulndb
 
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (IntegrationNotFound, status.HTTP_404_NOT_FOUND),
+    (JobNotFound, status.HTTP_404_NOT_FOUND),
+    (SyncNotFound, status.HTTP_404_NOT_FOUND),
+    (NotIntegrated, status.HTTP_404_NOT_FOUND),
+    (JobError, status.HTTP_409_CONFLICT),
     (IntegrationExists, status.HTTP_409_CONFLICT),
     (InvalidIntegration, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (TokenError, status.HTTP_422_UNPROCESSABLE_CONTENT),
@@ -42,17 +53,43 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
 
 @asynccontextmanager
 async def _background(app: FastAPI) -> AsyncIterator[None]:
-    """The server's own schedule: periodic vulnerability-data updates (each re-matches stored results)."""
+    """What `regscout serve` runs beside the API: the embedded executor (unless Celery workers run the jobs), the
+    pull schedules, and periodic vulnerability-data updates (each re-matches stored results)."""
     runtime: Runtime = app.state.runtime
+    executor = _start_local_executor(runtime)
     interval = runtime.vulndb.config.update_interval
     stop = asyncio.Event()
-    task = asyncio.create_task(run_periodic_updates(runtime.vulndb, interval, stop)) if interval > 0 else None
+    tasks = [asyncio.create_task(runtime.scheduler.run_forever(runtime.job_config.scheduler_tick_seconds))]
+    updates = asyncio.create_task(run_periodic_updates(runtime.vulndb, interval, stop)) if interval > 0 else None
     try:
         yield
     finally:
         stop.set()
-        if task is not None:
-            await task
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if updates is not None:
+            await updates
+        if executor is not None:
+            runtime.local_executor = None
+            await asyncio.to_thread(executor.stop)
+
+
+def _start_local_executor(runtime: Runtime) -> LocalExecutor | None:
+    config = runtime.job_config
+    if config.executor != "local":
+        return None
+    executor = LocalExecutor(
+        runtime.jobs,
+        runtime.job_scanner(),
+        worker_name("serve"),
+        workers=config.workers,
+        lease_seconds=config.lease_seconds,
+        poll_seconds=config.poll_seconds,
+    )
+    executor.start()
+    runtime.local_executor = executor
+    return executor
 
 
 def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
@@ -81,7 +118,16 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    registry = CollectorRegistry()
+    registry.register(JobMetrics(runtime.db))
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus text format: jobs by state, queue depth, scan duration, registry errors by answer."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     app.include_router(registries.router)
+    app.include_router(jobs.router)
     app.include_router(tokens.router)
     app.include_router(images.router)
     app.include_router(results.router)

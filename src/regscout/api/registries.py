@@ -136,7 +136,7 @@ async def list_repositories(
 
 
 @router.get("/registries/{name}/sync")
-async def sync_registry(
+async def sync_plan(
     name: str,
     rt: RuntimeDep,
     _: TokenDep,
@@ -145,7 +145,56 @@ async def sync_registry(
     rt.integrations.get(name)
     if not dry_run:
         raise HTTPException(
-            status.HTTP_501_NOT_IMPLEMENTED, "queueing scans from a sync is not available yet; use dry_run=true"
+            status.HTTP_400_BAD_REQUEST,
+            "GET shows the plan with dry_run=true; POST /registries/{name}/sync runs a sync and queues the images",
         )
     plan = await rt.sync.dry_run(name)
     return plan.to_json()
+
+
+@router.post("/registries/{name}/sync", status_code=status.HTTP_202_ACCEPTED)
+async def sync_now(name: str, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+    """List the registry now and queue what its pull settings select; follow it at .../sync/latest."""
+    outcome = await rt.sync_runner.run(name, "api")
+    return outcome.to_json()
+
+
+@router.get("/registries/{name}/sync/latest")
+def sync_progress(name: str, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+    """The newest sync of the integration: listing, then jobs done of total, ETA, failures by reason."""
+    rt.integrations.get(name)
+    return rt.sync_runner.latest(name).to_json()
+
+
+@router.get("/syncs/{sync_id}")
+def sync_by_id(sync_id: int, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+    return rt.sync_runner.progress(sync_id).to_json()
+
+
+@router.get("/registries/{name}/images")
+def tracked_images(
+    name: str,
+    rt: RuntimeDep,
+    _: TokenDep,
+    state: Annotated[Literal["present", "gone"] | None, Query(description="present or gone")] = None,
+) -> list[dict[str, Any]]:
+    """The images regscout covers for this integration: seen by a sync or added by hand, and whether still there."""
+    integration_id, _view = rt.integrations.identify(name)
+    return [image.to_json() for image in rt.tracked.list(integration_id, state=state)]
+
+
+class AddImage(BaseModel):
+    image: str = Field(description="REPO[:TAG] or REPO@sha256:…")
+    platforms: list[str] = Field(default_factory=list, description="Platforms of a multi-arch image to scan")
+
+
+@router.post("/registries/{name}/images", status_code=status.HTTP_202_ACCEPTED)
+def add_image(name: str, body: AddImage, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+    """Queue an image of this integration for scanning now."""
+    added = rt.manual.add(name, body.image, trigger="api", platforms=body.platforms)
+    return {
+        "integration": added.integration,
+        "repository": added.repository,
+        "reference": added.reference,
+        "jobs": [{"id": e.job_id, "created": e.created} for e in added.jobs],
+    }

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import db, images, registry, results, scan, secrets_cmd, tokens
+from . import db, image_group, images, jobs, registry, results, secrets_cmd, tokens, worker
 from .output import handle_errors
 
 app = typer.Typer(
@@ -22,7 +22,9 @@ app.add_typer(db.app, name="db")
 app.add_typer(results.app, name="results")
 app.command("sbom")(images.sbom_command)
 app.command("image-info")(images.image_info_command)
-app.command("image")(handle_errors(scan.image))
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(image_group.app, name="image")
+app.command("worker")(worker.worker_command)
 
 
 @app.command()
@@ -31,7 +33,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default REGSCOUT_HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default REGSCOUT_PORT or 8080)")] = None,
 ) -> None:
-    """Run the API server (and, later, the scheduler and workers) on the configured database."""
+    """Run the API server, the scan workers (unless Celery runs them) and the schedules."""
     import uvicorn
 
     from ..api.app import create_app

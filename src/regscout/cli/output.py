@@ -14,6 +14,9 @@ from rich.console import Console
 from ..analysis.tarwalk import LayerFormatError
 from ..jsonable import plain
 from ..registries.errors import RegistryError
+from ..scanning.jobs import JobError, JobNotFound
+from ..scanning.manual import NotIntegrated
+from ..scanning.syncs import SyncNotFound
 from ..secrets import SecretKeyError, redact
 from ..services.integrations import (
     ConnectionTestFailed,
@@ -52,8 +55,10 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except IntegrationNotFound as exc:
+        except (IntegrationNotFound, JobNotFound, NotIntegrated, SyncNotFound) as exc:
             fail(str(exc), EXIT_NOT_FOUND)
+        except JobError as exc:
+            fail(str(exc), EXIT_CONFLICT)
         except IntegrationExists as exc:
             fail(str(exc), EXIT_CONFLICT)
         except (InvalidIntegration, TokenError, ValueError) as exc:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from rich.table import Table
 from ..registries.base import ConnectionResult, RepositoryListing
 from ..registries.types import REGISTRY_TYPES
 from ..runtime import Runtime
+from ..scanning.syncs import SyncProgress
 from ..secrets import Secret
 from ..selection import PullSettings
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView
@@ -168,7 +170,7 @@ class PullOptions:
     mode: str | None = None
     schedule: str | None = None
     timezone: str | None = None
-    scan_timeout: int | None = None
+    scan_timeout: float | None = None
     rescan: bool | None = None
     include: list[str] | None = None
     clear_include: bool = False
@@ -181,6 +183,9 @@ class PullOptions:
     clear_always: bool = False
     platforms: list[str] | None = None
     order_by: str | None = None
+    max_concurrency: int | None = None
+    requests_per_second: float | None = None
+    no_rate_limit: bool = False
 
     def condition(self) -> dict[str, Any]:
         given = [self.created_within is not None, self.latest is not None, self.no_condition]
@@ -202,8 +207,14 @@ class PullOptions:
             "rescan": self.rescan,
             "platforms": self.platforms,
             "order_by": self.order_by,
+            "max_concurrency": self.max_concurrency,
+            "requests_per_second": self.requests_per_second,
         }
         changes: dict[str, Any] = {k: v for k, v in scalars.items() if v is not None}
+        if self.no_rate_limit:
+            if self.requests_per_second is not None:
+                fail("give --requests-per-second or --no-rate-limit, not both", 2)
+            changes["requests_per_second"] = None
         changes.update(self.condition())
         for field, added, clear in (
             ("include", self.include, self.clear_include),
@@ -247,7 +258,10 @@ def edit(
     ] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA time zone of the schedule", rich_help_panel=PULL)] = None,
     scan_timeout: Annotated[
-        int | None, typer.Option("--scan-timeout", metavar="MINUTES", help="Per image", rich_help_panel=PULL)
+        float | None,
+        typer.Option(
+            "--scan-timeout", metavar="MINUTES", help="Per image; fractions allowed (0.5 = 30 s)", rich_help_panel=PULL
+        ),
     ] = None,
     rescan: Annotated[
         bool | None, typer.Option("--rescan/--no-rescan", help="Scan unchanged digests again", rich_help_panel=PULL)
@@ -285,6 +299,18 @@ def edit(
     order_by: Annotated[
         str | None, typer.Option("--order-by", help="created or semver (for --latest)", rich_help_panel=PULL)
     ] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option("--max-concurrency", help="Scans of this registry at once", rich_help_panel=PULL)
+    ] = None,
+    requests_per_second: Annotated[
+        float | None,
+        typer.Option(
+            "--requests-per-second", help="Limit requests to the registry (per process)", rich_help_panel=PULL
+        ),
+    ] = None,
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Remove the request-rate limit", rich_help_panel=PULL)
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change an integration. Stored credentials are kept unless new ones are given. The connection is
@@ -307,6 +333,9 @@ def edit(
         clear_always=clear_always,
         platforms=platform,
         order_by=order_by,
+        max_concurrency=max_concurrency,
+        requests_per_second=requests_per_second,
+        no_rate_limit=no_rate_limit,
     )
     changes = IntegrationChanges(
         description=description,
@@ -450,22 +479,123 @@ def show_listings(listings: list[RepositoryListing], with_tags: bool) -> None:
 def sync(
     name: str,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show which images the pull settings select")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow the queued scans until they end")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show which images of the registry the pull settings select and why (with --dry-run)."""
+    """List the registry now and queue the images its pull settings select (--dry-run: only show them and why)."""
     runtime = Runtime.from_env()
     runtime.integrations.get(name)
-    if not dry_run:
-        fail("queueing scans from a sync is not available yet; use --dry-run to see what would be selected", 2)
-    with err_console.status(f"listing {name}…"):
-        plan = asyncio.run(runtime.sync.dry_run(name))
-    if as_json:
-        print_json(plan.to_json())
+    if dry_run:
+        with err_console.status(f"listing {name}…"):
+            plan = asyncio.run(runtime.sync.dry_run(name))
+        if as_json:
+            print_json(plan.to_json())
+            return
+        show_plan(plan)
         return
-    show_plan(plan)
+    with err_console.status(f"listing {name}…"):
+        outcome = asyncio.run(runtime.sync_runner.run(name, "manual"))
+    if as_json and not watch:
+        print_json(outcome.to_json())
+        return
+    if not as_json:
+        show_decisions(outcome.plan)
+        console.print(
+            f"sync {outcome.sync_id}: {len(outcome.plan.decisions)} found, {outcome.plan.selected} selected, "
+            f"{outcome.queued} queued, {outcome.already_active} already queued or running, {outcome.gone} gone",
+            highlight=False,
+        )
+    if watch:
+        progress = watch_sync(runtime, outcome.sync_id, quiet=as_json)
+        if as_json:
+            print_json(progress.to_json())
+
+
+def watch_sync(runtime: Runtime, sync_id: int, *, quiet: bool = False) -> SyncProgress:
+    """Show done/total with an ETA until every job of the sync has ended; then the failures grouped by reason."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    current = runtime.sync_runner.progress(sync_id)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[eta]}"),
+        console=err_console, disable=quiet,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(f"sync {sync_id}", total=current.total, eta="")
+        while current.state == "scanning":
+            eta = f"ETA {current.eta_seconds:.0f} s" if current.eta_seconds else ""
+            bar.update(task, completed=current.done, total=current.total, eta=eta)
+            time.sleep(1)  # a display refresh, not synchronisation
+            current = runtime.sync_runner.progress(sync_id)
+        bar.update(task, completed=current.done, total=current.total, eta="")
+    if not quiet:
+        show_progress(current)
+    return current
+
+
+def show_progress(progress: SyncProgress) -> None:
+    states = ", ".join(f"{count} {state}" for state, count in progress.by_state.items()) or "no jobs"
+    console.print(
+        f"sync {progress.sync_id} of {progress.integration} ({progress.trigger}, {progress.state}): "
+        f"{progress.done}/{progress.total} done — {states}",
+        highlight=False,
+    )
+    if progress.eta_seconds:
+        console.print(f"ETA {progress.eta_seconds:.0f} s", highlight=False)
+    if progress.error:
+        err_console.print(f"[red]listing failed:[/] {progress.error}", highlight=False)
+    for reason, count in progress.failures.items():
+        console.print(f"  {count} failed: {reason}", highlight=False)
+
+
+@app.command("sync-status")
+@handle_errors
+def sync_status(name: str, as_json: JsonFlag = False) -> None:
+    """Progress of the newest sync: jobs done of total, ETA, failures grouped by reason."""
+    progress = Runtime.from_env().sync_runner.latest(name)
+    if as_json:
+        print_json(progress.to_json())
+        return
+    show_progress(progress)
+
+
+@app.command("images")
+@handle_errors
+def images(
+    name: str,
+    gone: Annotated[bool, typer.Option("--gone", help="Only images no longer in the registry")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """The images regscout covers for this integration (seen by a sync or added by hand), present or gone."""
+    runtime = Runtime.from_env()
+    integration_id, _view = runtime.integrations.identify(name)
+    tracked = runtime.tracked.list(integration_id, state="gone" if gone else None)
+    if as_json:
+        print_json([image.to_json() for image in tracked])
+        return
+    table = Table("repository", "tag", "digest", "source", "state", "last seen")
+    for image in tracked:
+        table.add_row(
+            image.repository,
+            image.tag,
+            (image.digest or "—")[:19],
+            image.source,
+            "[red]gone[/]" if image.state == "gone" else image.state,
+            image.last_seen_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
 
 
 def show_plan(plan: SyncPlan) -> None:
+    show_decisions(plan)
+    console.print(
+        f"{len(plan.decisions)} found, {plan.selected} selected (dry run, {plan.settings.mode} mode; "
+        "source: build = image config created, push = registry push time)",
+        highlight=False,
+    )
+
+
+def show_decisions(plan: SyncPlan) -> None:
+    """Every image found: selected or skipped, and the rule that decided it."""
     table = Table("repository", "tag", "digest", "created", "source", "decision", "rule")
     for decision in plan.decisions:
         c = decision.candidate
@@ -481,11 +611,6 @@ def show_plan(plan: SyncPlan) -> None:
     console.print(table)
     for repository, error in plan.repository_errors.items():
         err_console.print(f"[red]{repository}[/]: {error}", highlight=False)
-    console.print(
-        f"{len(plan.decisions)} found, {plan.selected} selected (dry run, {plan.settings.mode} mode; "
-        "source: build = image config created, push = registry push time)",
-        highlight=False,
-    )
 
 
 @app.command("types")

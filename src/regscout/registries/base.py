@@ -37,6 +37,10 @@ class AdapterOptions(BaseModel):
         description="Repositories to watch; required where the registry has no usable catalog",
     )
     platform: str = Field(default=str(DEFAULT_PLATFORM), description="Platform chosen from multi-arch indexes")
+    managed_by: str | None = Field(
+        default=None,
+        description="The system that registered this integration (Harbor); images are then added there, not by hand",
+    )
 
     @field_validator("platform")
     @classmethod

@@ -17,7 +17,9 @@ import logging
 import random
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -50,6 +52,7 @@ from .manifest import (
     sha256_digest,
     verify_digest,
 )
+from .pacing import pacer_for
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_CODES = frozenset({"TOOMANYREQUESTS", "UNKNOWN", "UNAVAILABLE", "BLOB_UPLOAD_INVALID"})
 MAX_REDIRECTS = 5
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
+BLOB_HASH_BACKLOG = 4  # chunks a blob's digest may lag behind the download
 CATALOG_SCOPE = "registry:catalog:*"
 
 
@@ -76,6 +80,7 @@ class ClientOptions:
     backoff_max: float = 20.0
     retry_after_max: float = 120.0
     http2: bool = True
+    requests_per_second: float | None = None  # shared by every client of the same registry in this process
 
 
 @dataclass
@@ -99,6 +104,11 @@ class PingResult:
     http_status: int
     challenge: Challenge | None
     api_version: str | None
+
+
+def _origin_key(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port or ''}"
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -213,6 +223,8 @@ class RegistryClient:
         self.credentials = credentials
         self.tls = tls or TlsSettings()
         self.options = options or ClientOptions()
+        rate = self.options.requests_per_second
+        self._pacer = pacer_for(_origin_key(base_url), rate) if rate else None
         self.stats = ClientStats()
         self.rate_limit = RateLimit()
         self._sleep = sleep
@@ -389,6 +401,8 @@ class RegistryClient:
     async def _send_raw(
         self, method: str, url: str, *, headers: dict[str, str], client: httpx.AsyncClient, body: bytes | None = None
     ) -> httpx.Response:
+        if self._pacer is not None:
+            await self._pacer.wait()
         self.stats.requests += 1
         request = client.build_request(method, url, headers=headers, content=body)
         try:
@@ -692,15 +706,38 @@ class RegistryClient:
         return body
 
     async def stream_blob(self, repository: str, digest: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
-        """Yield a blob's bytes as they arrive. The digest is checked when the stream ends, and a
-        mismatch raises DigestMismatchError: consumers must not commit anything before the end."""
+        """Yield a blob's bytes as they arrive, in chunks of about `chunk_size` (the last may be
+        shorter). The digest is checked when the stream ends, and a mismatch raises
+        DigestMismatchError: consumers must not commit anything before the end."""
         response = await self.request("GET", f"/v2/{repository}/blobs/{digest}", scopes=[pull_scope(repository)])
         hasher = hashlib.sha256()
         received = 0
+        loop = asyncio.get_running_loop()
+        # Hashing runs in a thread of its own (hashlib releases the GIL) while the event loop
+        # receives: one worker runs the updates in submission order, a few chunks behind at most.
+        hash_thread = ThreadPoolExecutor(1, thread_name_prefix="blob-hash")
+        hashing: deque[asyncio.Future[None]] = deque()
+        pieces: list[bytes] = []  # joined once per chunk: cheaper than httpx's fixed-size chunker
+        buffered = 0
         try:
-            async for chunk in response.aiter_raw(chunk_size):
+            async for piece in response.aiter_raw():
+                pieces.append(piece)
+                received += len(piece)
+                buffered += len(piece)
+                if buffered < chunk_size:
+                    continue
+                chunk = b"".join(pieces)
+                pieces.clear()
+                buffered = 0
+                if len(hashing) >= BLOB_HASH_BACKLOG:
+                    await hashing.popleft()
+                hashing.append(loop.run_in_executor(hash_thread, hasher.update, chunk))
+                yield chunk
+            for pending in hashing:
+                await pending
+            if pieces:
+                chunk = b"".join(pieces)
                 hasher.update(chunk)
-                received += len(chunk)
                 yield chunk
         except httpx.TransportError as exc:
             raise BlobTransferError(
@@ -708,6 +745,7 @@ class RegistryClient:
                 url=str(response.url),
             ) from None
         finally:
+            hash_thread.shutdown(wait=False)
             await response.aclose()
             self.stats.bytes_received += received
         if digest.startswith("sha256:") and "sha256:" + hasher.hexdigest() != digest:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..analysis.merge import Inventory, inventory_from_json, inventory_to_json
 from ..store.db import Database
@@ -88,27 +89,37 @@ class ResultsService:
         platform: str,
         inventory: Inventory,
         findings: list[Finding],
+        index_digest: str | None = None,
     ) -> list[Change]:
-        now = datetime.now(UTC)
-        with self.db.session() as session:
-            row = session.scalar(select(ScanResult).where(ScanResult.image_digest == digest))
-            before = [finding_from_json(f) for f in _unpack(row.findings)] if row else []
-            changes = diff(before, findings) if row else []
-            if row is None:
-                row = ScanResult(image_digest=digest)
-                session.add(row)
-            row.registry_host, row.repository, row.reference, row.platform = (
-                registry_host,
-                repository,
-                reference,
-                platform,
-            )
-            row.inventory = _pack(inventory_to_json(inventory))
-            row.findings = _pack([asdict(f) for f in findings])
-            row.counts = severity_counts(findings)
-            row.analyzed_at = row.matched_at = now
-            self._record(session, digest, changes, now)
-        return changes
+        # Twice at most: another worker may store the same digest (the same image under two tags) between our
+        # read and our insert; the second pass then updates its row.
+        for last in (False, True):
+            try:
+                now = datetime.now(UTC)
+                with self.db.session() as session:
+                    row = session.scalar(select(ScanResult).where(ScanResult.image_digest == digest))
+                    before = [finding_from_json(f) for f in _unpack(row.findings)] if row else []
+                    changes = diff(before, findings) if row else []
+                    if row is None:
+                        row = ScanResult(image_digest=digest)
+                        session.add(row)
+                    row.registry_host, row.repository, row.reference, row.platform = (
+                        registry_host,
+                        repository,
+                        reference,
+                        platform,
+                    )
+                    row.index_digest = index_digest
+                    row.inventory = _pack(inventory_to_json(inventory))
+                    row.findings = _pack([asdict(f) for f in findings])
+                    row.counts = severity_counts(findings)
+                    row.analyzed_at = row.matched_at = now
+                    self._record(session, digest, changes, now)
+                    return changes
+            except IntegrityError:
+                if last:
+                    raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _record(session: Any, digest: str, changes: list[Change], at: datetime) -> None:
@@ -131,16 +142,17 @@ class ResultsService:
             return [finding_from_json(f) for f in _unpack(row.findings)] if row else None
 
     def scanned_digests(self, registry_host: str) -> dict[str, str]:
-        """Digest last scanned per ``repository:tag`` of one registry (``repository@digest`` when scanned by digest)."""
+        """Digest last scanned per ``repository:tag`` of one registry (``repository@digest`` when scanned by digest):
+        the index digest for an image chosen from a multi-arch index, as the registry lists it for the tag."""
         with self.db.session() as session:
             rows = session.execute(
-                select(ScanResult.repository, ScanResult.reference, ScanResult.image_digest).where(
-                    ScanResult.registry_host == registry_host
-                )
+                select(
+                    ScanResult.repository, ScanResult.reference, ScanResult.image_digest, ScanResult.index_digest
+                ).where(ScanResult.registry_host == registry_host)
             ).all()
         return {
-            f"{repository}{'@' if ':' in reference else ':'}{reference}": digest
-            for repository, reference, digest in rows
+            f"{repository}{'@' if ':' in reference else ':'}{reference}": index_digest or digest
+            for repository, reference, digest, index_digest in rows
         }
 
     def summary(self) -> list[dict[str, Any]]:

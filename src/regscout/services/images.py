@@ -16,6 +16,7 @@ from ..registries.distribution import ClientOptions, RegistryClient
 from ..registries.docker_config import docker_config_credentials
 from ..registries.manifest import Platform
 from ..registries.reference import DOCKER_HUB_HOSTS, ImageReference, parse_reference
+from ..registries.types import adapter_class
 from .integrations import IntegrationError, IntegrationService
 
 
@@ -27,6 +28,7 @@ class ResolvedImage:
     tls: TlsSettings
     source: str  # where the credentials came from, for messages: "integration lab", "docker config", ...
     platform: Platform
+    client_options: ClientOptions | None = None  # the integration's (its request-rate limit), else the default
 
 
 def _host_of(url: str) -> str:
@@ -79,11 +81,18 @@ class ImageService:
             )
         wanted = Platform.parse(platform) if platform else None
         if candidates:
-            adapter = self.integrations.adapter(candidates[0].name)
-            config = adapter.config
-            chosen = wanted or adapter.platform
+            config, options = self.integrations.connection(candidates[0].name)
+            # The type's options give the default platform; no client is opened here (analyze opens one).
+            type_options = adapter_class(config.type).options_model.model_validate(config.options)
+            chosen = wanted or Platform.parse(type_options.platform)
             return ResolvedImage(
-                reference, config.url, config.credentials, config.tls, f"integration {candidates[0].name}", chosen
+                reference,
+                config.url,
+                config.credentials,
+                config.tls,
+                f"integration {candidates[0].name}",
+                chosen,
+                options if options is not None and options.requests_per_second else None,
             )
         credentials, _note = docker_config_credentials(host)
         scheme = "http" if _is_loopback(host) else "https"
@@ -106,7 +115,8 @@ class ImageService:
     ) -> tuple[ResolvedImage, ImageReport]:
         resolved = self.resolve(text, registry=registry, platform=platform)
         analyzer = ImageAnalyzer(self.analyzers, self.cache)
-        async with RegistryClient(resolved.base_url, resolved.credentials, resolved.tls, self.client_options) as client:
+        options = resolved.client_options or self.client_options
+        async with RegistryClient(resolved.base_url, resolved.credentials, resolved.tls, options) as client:
             report = await analyzer.analyze(
                 client,
                 resolved.reference.repository,

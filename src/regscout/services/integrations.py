@@ -4,7 +4,8 @@ call this; it owns validation, encryption of credentials and the stored connecti
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -219,6 +220,7 @@ class IntegrationService:
         self.db = db
         self.box = box
         self.client_options = client_options
+        self.on_delete: list[Callable[[Session, int, str], None]] = []
 
     # ---- reads ------------------------------------------------------------------------------
 
@@ -229,6 +231,20 @@ class IntegrationService:
     def get(self, name: str) -> IntegrationView:
         with self.db.session() as session:
             return _view(self._row(session, name))
+
+    def by_id(self, integration_id: int) -> IntegrationView:
+        """The integration with this database id (jobs keep the id: a rename does not orphan them)."""
+        with self.db.session() as session:
+            row = session.get(Integration, integration_id)
+            if row is None:
+                raise IntegrationNotFound(f"the integration with id {integration_id} was deleted")
+            return _view(row)
+
+    def identify(self, name: str) -> tuple[int, IntegrationView]:
+        """The integration's database id with its view (jobs refer to integrations by id)."""
+        with self.db.session() as session:
+            row = self._row(session, name)
+            return row.id, _view(row)
 
     def pull_settings(self, name: str) -> PullSettings:
         with self.db.session() as session:
@@ -256,14 +272,25 @@ class IntegrationService:
         credentials = Credentials(username or "", secret) if secret is not None else None
         return RegistryConfig(type_name, url, credentials, TlsSettings(not insecure, ca_pem), options)
 
-    def adapter(self, name: str) -> RegistryAdapter:
+    def connection(self, name: str) -> tuple[RegistryConfig, ClientOptions | None]:
+        """How to reach the integration's registry: URL, credentials, TLS, type options, client options."""
         with self.db.session() as session:
             row = self._row(session, name)
             secret = self.box.decrypt(row.secret_ciphertext) if row.secret_ciphertext else None
             config = self._config(
                 row.type, row.url, row.username, secret, row.tls_insecure, row.ca_pem, dict(row.options or {})
             )
-        return adapter_class(config.type)(config, self.client_options)
+            return config, self.client_options_for(pull_settings_of(row))
+
+    def adapter(self, name: str) -> RegistryAdapter:
+        config, options = self.connection(name)
+        return adapter_class(config.type)(config, options)
+
+    def client_options_for(self, settings: PullSettings) -> ClientOptions | None:
+        """The HTTP client options with the integration's request-rate limit, if it has one."""
+        if settings.requests_per_second is None:
+            return self.client_options
+        return replace(self.client_options or ClientOptions(), requests_per_second=settings.requests_per_second)
 
     # ---- writes -----------------------------------------------------------------------------
 
@@ -381,8 +408,12 @@ class IntegrationService:
         return self.get(candidate.name), result
 
     def delete(self, name: str) -> None:
+        """Delete the integration; listeners (its jobs and schedule) act within the same transaction."""
         with self.db.session() as session:
-            session.delete(self._row(session, name))
+            row = self._row(session, name)
+            for listener in self.on_delete:
+                listener(session, row.id, row.name)
+            session.delete(row)
 
     async def test(self, name: str) -> ConnectionResult:
         async with self.adapter(name) as adapter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from ..analysis.image import ImageReport, ProgressCallback
@@ -33,6 +34,11 @@ class ScanService:
         progress: ProgressCallback | None = None,
     ) -> ScanOutcome:
         resolved, report = await self.images.analyze(ref, registry=registry, platform=platform, progress=progress)
+        # Matching and storing are CPU and database work: off the event loop, which other scans share.
+        findings, changes = await asyncio.to_thread(self._match_and_save, resolved, report)
+        return ScanOutcome(resolved, report, findings, changes)
+
+    def _match_and_save(self, resolved: ResolvedImage, report: ImageReport) -> tuple[list[Finding], list[Change]]:
         findings = match(report.inventory, self.records)
         changes = self.results.save(
             digest=report.details.digest,
@@ -42,5 +48,6 @@ class ScanService:
             platform=report.details.platform,
             inventory=report.inventory,
             findings=findings,
+            index_digest=report.details.index_digest,
         )
-        return ScanOutcome(resolved, report, findings, changes)
+        return findings, changes

@@ -1,5 +1,5 @@
 """What a sync of one registry would pull and scan: list the registry, turn its tags into candidates and
-decide with the integration's pull settings. Queueing the selected images is not part of this yet."""
+decide with the integration's pull settings (scanning/syncs.py queues what this selects)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..registries.base import RepositoryListing, TagInfo
+from ..registries.manifest import INDEX_TYPES
 from ..registries.reference import DOCKER_HUB_HOSTS, DOCKER_HUB_REGISTRY
 from ..results.service import ResultsService
 from ..selection import Candidate, Decision, PullSettings, decide
@@ -33,6 +34,9 @@ class SyncPlan:
     settings: PullSettings
     decisions: list[Decision]
     repository_errors: dict[str, str]
+    # Per selected repository:tag, the platforms to scan; empty for a single-platform image (scanned as it is).
+    platforms: dict[str, tuple[str, ...]]
+    scanned_digests: frozenset[str] = frozenset()  # digests with a stored result before this sync
 
     @property
     def selected(self) -> int:
@@ -73,19 +77,36 @@ def plan_decisions(
     now: datetime,
     previously_scanned: dict[str, str],
 ) -> list[Decision]:
-    """Decisions in listing order; a tag the registry could not describe is skipped with its error as the rule."""
+    """Decisions in listing order; a tag the registry could not describe is skipped with its error as the rule,
+    and a multi-platform image with none of the wanted platforms is skipped with what it has."""
     items: list[Candidate | Decision] = []
-    for listing in listings:
-        for info in listing.tags or []:
-            if info.error is None:
-                items.append(candidate_of(info))
-            else:
-                unknown = Candidate(info.repository, info.tag, info.digest, None, None)
-                items.append(Decision(unknown, False, f"error: {info.error}"))
+    infos = [info for listing in listings for info in listing.tags or []]
+    for info in infos:
+        if info.error is None:
+            items.append(candidate_of(info))
+        else:
+            unknown = Candidate(info.repository, info.tag, info.digest, None, None)
+            items.append(Decision(unknown, False, f"error: {info.error}"))
     decided = iter(
         decide([i for i in items if isinstance(i, Candidate)], settings, now, previously_scanned=previously_scanned)
     )
-    return [item if isinstance(item, Decision) else next(decided) for item in items]
+    decisions = [item if isinstance(item, Decision) else next(decided) for item in items]
+    return [_platform_check(d, info, settings) for d, info in zip(decisions, infos, strict=True)]
+
+
+def wanted_platforms(info: TagInfo, settings: PullSettings) -> tuple[str, ...]:
+    """The platforms of a multi-platform image to scan, in the settings' order; () for a single-platform image."""
+    if info.media_type not in INDEX_TYPES:
+        return ()
+    return tuple(p for p in settings.platforms if p in info.platforms)
+
+
+def _platform_check(decision: Decision, info: TagInfo, settings: PullSettings) -> Decision:
+    if not decision.selected or info.media_type not in INDEX_TYPES or wanted_platforms(info, settings):
+        return decision
+    has = ", ".join(info.platforms) or "none"
+    wants = ", ".join(settings.platforms)
+    return Decision(decision.candidate, False, f"no wanted platform: has {has}; wants {wants}")
 
 
 class SyncService:
@@ -99,6 +120,12 @@ class SyncService:
         settings = self.integrations.pull_settings(name)
         host = registry_host(view.url)
         listings = await self.integrations.browse(name, with_tags=True)
-        decisions = plan_decisions(listings, settings, now or datetime.now(UTC), self.results.scanned_digests(host))
+        scanned = self.results.scanned_digests(host)
+        decisions = plan_decisions(listings, settings, now or datetime.now(UTC), scanned)
         errors = {listing.name: listing.error for listing in listings if listing.error}
-        return SyncPlan(view.name, host, settings, decisions, errors)
+        platforms = {
+            f"{info.repository}:{info.tag}": wanted_platforms(info, settings)
+            for listing in listings
+            for info in listing.tags or []
+        }
+        return SyncPlan(view.name, host, settings, decisions, errors, platforms, frozenset(scanned.values()))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -122,6 +123,18 @@ class VulnSource(Base):
     last_modified_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)  # newest `modified` imported
 
 
+class VulnExclusiveSource(Base):
+    """A source no other source shares a record id with (as of the last write of either): the matcher skips
+    the newest-copy check for its records. Kept by every import (vulndb/importer.py); a source without a
+    row here is checked."""
+
+    __tablename__ = "vuln_exclusive_sources"
+
+    name: Mapped[str] = mapped_column(
+        String(100), ForeignKey("vuln_sources.name", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class VulnRecord(Base):
     """One OSV record as one source publishes it. The key includes the source because an advisory
     affecting several ecosystems (GHSA) is published in each ecosystem's export, and each source
@@ -163,9 +176,21 @@ class VulnAffected(Base):
     ecosystem_specific: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     database_specific: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     severity: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    # The versions the entry can cover, as encoded keys (vulndb/bounds.py): the matcher's SQL pre-filter.
+    # match_kind NULL (rows written before revision 0006) means: no interval, always evaluated.
+    match_kind: Mapped[int | None] = mapped_column(SmallInteger)
+    match_low: Mapped[bytes | None] = mapped_column(LargeBinary)
+    match_high: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # NULL: evaluate the ranges; else the interval is exact and this is the one fix ("": none); see
+    # vulndb/template.py. NULL for rows written before revision 0008.
+    match_fix: Mapped[str | None] = mapped_column(Text)
+    # The finding's fields that do not depend on the installed package (from the record and the entry),
+    # as a JSON array (vulndb/template.py); NULL for rows written before revision 0008.
+    finding: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         ForeignKeyConstraint(["source", "record_id"], ["vuln_records.source", "vuln_records.id"], ondelete="CASCADE"),
-        Index("ix_vuln_affected_ecosystem_name", "ecosystem", "name"),
+        # covers the matcher's interval filter (vulndb/store.py) without reading the table
+        Index("ix_vuln_affected_match", "ecosystem", "name", "match_kind", "match_low", "match_high"),
         Index("ix_vuln_affected_record", "source", "record_id"),
     )

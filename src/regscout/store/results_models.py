@@ -16,6 +16,8 @@ class ScanResult(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_digest: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
+    # The multi-arch index the image was chosen from: what a registry lists for the tag.
+    index_digest: Mapped[str | None] = mapped_column(String(80))
     registry_host: Mapped[str] = mapped_column(String(300), nullable=False)
     repository: Mapped[str] = mapped_column(String(500), nullable=False)
     reference: Mapped[str] = mapped_column(String(200), nullable=False)

@@ -8,17 +8,19 @@ among the record's id, aliases and upstream ids."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import fields as dataclass_fields
+from typing import Any, Protocol, cast, runtime_checkable
 
 from ..analysis.merge import FoundPackage, Inventory
 from .ecosystems import Lookup, lookup_for
 from .ranges import evaluate
 from .severity import RANK, UNKNOWN, Severity, severity_of
-from .versions import scheme_for
+from .template import FINDING_FIELDS, WONT_FIX_MARKERS, Candidate, canonical_id, cwes, links, summary, wont_fix
+from .versions import VersionScheme, scheme_for
 
-WONT_FIX_MARKERS = frozenset({"will_not_fix", "wont-fix", "wontfix", "ignored", "end-of-life", "end_of_life"})
+__all__ = ["WONT_FIX_MARKERS", "CandidateSource", "Finding", "RecordSource", "TemplateSource", "canonical_id", "match"]
 
 
 class RecordSource(Protocol):
@@ -27,6 +29,25 @@ class RecordSource(Protocol):
     ) -> Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]:
         """(record, affected entry) pairs whose affected package is in `ecosystem` with one of `names`.
         Records are OSV-shaped dicts; withdrawn records are never returned."""
+        ...
+
+
+@runtime_checkable
+class CandidateSource(RecordSource, Protocol):
+    def candidates_for(
+        self, ecosystem: str, probes: Sequence[tuple[str, str]]
+    ) -> Iterable[tuple[int, Mapping[str, Any], Mapping[str, Any]]]:
+        """(probe index, record, affected entry) for the entries of `ecosystem` naming a probe's package
+        (`(name, installed version)`), ordered by entry: all that `records_for` would return for the
+        name, except entries known not to cover the version. May keep some that do not."""
+        ...
+
+
+@runtime_checkable
+class TemplateSource(CandidateSource, Protocol):
+    def finding_candidates(self, ecosystem: str, probes: Sequence[tuple[str, str]]) -> Iterable[Candidate]:
+        """The entries ``candidates_for`` returns, in its order, with the finding fields stored at import
+        (template.py) where the rows have them; see ``VulnStore.finding_candidates``."""
         ...
 
 
@@ -61,41 +82,8 @@ class Finding:
         return (self.ecosystem, self.package, self.version, self.location, self.id)
 
 
-def canonical_id(record: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
-    ids = [str(record.get("id", ""))]
-    for field in ("aliases", "upstream"):
-        values = record.get(field)
-        if isinstance(values, list):
-            ids.extend(str(v) for v in values)
-    unique = list(dict.fromkeys(i for i in ids if i))
-    cves = [i for i in unique if i.startswith("CVE-")]
-    aliases = tuple(cves + [i for i in unique if not i.startswith("CVE-") and i != unique[0]])
-    return (cves[0] if cves else unique[0]), aliases
-
-
-def _wont_fix(affected: Mapping[str, Any]) -> bool:
-    for block in (affected.get("ecosystem_specific"), affected.get("database_specific")):
-        if isinstance(block, Mapping):
-            for key in ("status", "fix_state", "urgency", "nodsa_reason"):
-                value = block.get(key)
-                if isinstance(value, str) and value.strip().rstrip("*").lower().replace(" ", "_") in WONT_FIX_MARKERS:
-                    return True
-    return False
-
-
-def _links(record: Mapping[str, Any]) -> tuple[str, ...]:
-    references = record.get("references")
-    if not isinstance(references, list):
-        return ()
-    return tuple(str(r["url"]) for r in references if isinstance(r, Mapping) and r.get("url"))[:20]
-
-
-def _cwes(record: Mapping[str, Any]) -> tuple[str, ...]:
-    found = record.get("cwe_ids")
-    if not isinstance(found, list):
-        specific = record.get("database_specific")
-        found = specific.get("cwe_ids") if isinstance(specific, Mapping) else None
-    return tuple(str(c) for c in found) if isinstance(found, list) else ()
+# findings from templates are built as a dict in this order (template.py)
+assert tuple(field.name for field in dataclass_fields(Finding)) == FINDING_FIELDS
 
 
 def _finding(
@@ -110,12 +98,11 @@ def _finding(
 ) -> Finding:
     package, layer = found.package, found.layer
     ident, aliases = canonical_id(record)
-    summary = str(record.get("summary") or "") or str(record.get("details") or "").split("\n", 1)[0][:300]
-    if state == "not-fixed" and _wont_fix(affected):
+    if state == "not-fixed" and wont_fix(affected):
         fix_state = "will not fix"
     else:
         fix_state = {"fixed": "fixed", "not-fixed": "not fixed"}.get(state, "unknown")
-    return Finding(
+    return _new_finding(
         id=ident,
         advisories=(str(record.get("id")),),
         aliases=aliases,
@@ -131,15 +118,23 @@ def _finding(
         score=severity.score,
         vector=severity.vector,
         severity_source=severity.source,
-        cwe_ids=_cwes(record),
-        summary=summary,
-        links=_links(record),
+        cwe_ids=cwes(record),
+        summary=summary(record),
+        links=links(record),
         layer_index=layer.index,
         layer_digest=layer.digest,
         layer_diff_id=layer.diff_id,
         layer_created_by=layer.created_by,
         location=package.location,
     )
+
+
+def _new_finding(**values: Any) -> Finding:
+    """``Finding(**values)`` without the frozen dataclass's ``__init__``, which sets each of the 24 fields
+    through ``object.__setattr__`` and was a third of the time spent building a finding. Same instance."""
+    finding = object.__new__(Finding)
+    finding.__dict__.update(values)
+    return finding
 
 
 FIX_PRIORITY = {"fixed": 0, "will not fix": 1, "not fixed": 2, "unknown": 3}
@@ -162,8 +157,121 @@ def _merge(a: Finding, b: Finding) -> Finding:
     )
 
 
+Group = list[tuple[FoundPackage, Lookup]]
+
+
+def _candidates(
+    source: RecordSource, ecosystem: str, by_name: Mapping[str, Group]
+) -> Iterator[tuple[Group, str, Mapping[str, Any], Mapping[str, Any]]]:
+    """(packages, installed version, record, affected entry) to evaluate. A CandidateSource gets one probe
+    per distinct (name, version) and leaves out entries that cannot cover the version; any other source
+    returns every entry of each name, and each is evaluated for every version of that name."""
+    if isinstance(source, CandidateSource):
+        groups: dict[tuple[str, str], Group] = defaultdict(list)
+        for name, found in by_name.items():
+            for pair in found:
+                groups[(name, pair[1].version)].append(pair)
+        probes = list(groups)
+        for index, record, affected in source.candidates_for(ecosystem, probes):
+            yield groups[probes[index]], probes[index][1], record, affected
+        return
+    for record, affected in source.records_for(ecosystem, list(by_name)):
+        package_info = affected.get("package")
+        named = package_info.get("name") if isinstance(package_info, Mapping) else None
+        for pair in by_name.get(str(named), ()):
+            yield [pair], pair[1].version, record, affected
+
+
+FIX_STATES = {"fixed": "fixed", "not-fixed": "not fixed"}
+
+
+def _add(findings: dict[tuple[str, str, str, str, str], Finding], finding: Finding) -> None:
+    existing = findings.get(finding.key)
+    findings[finding.key] = finding if existing is None else _merge(existing, finding)
+
+
+def _match_templated(
+    source: TemplateSource,
+    ecosystem: str,
+    scheme: VersionScheme,
+    by_name: Mapping[str, Group],
+    findings: dict[tuple[str, str, str, str, str], Finding],
+) -> None:
+    """Findings of one ecosystem from the stored templates: the same findings, in the same order, as
+    evaluating and building every candidate from its record (which rows without templates still get)."""
+    groups: dict[tuple[str, str], Group] = defaultdict(list)
+    for name, pairs in by_name.items():
+        for pair in pairs:
+            groups[(name, pair[1].version)].append(pair)
+    probes = list(groups)
+    # per probe: the finding's fields that come from each installed package
+    packages: dict[int, list[tuple[Any, ...]]] = {}
+    new, set_attribute = object.__new__, object.__setattr__
+    for probe, template, exact, affected, record in source.finding_candidates(ecosystem, probes):
+        group = groups[probes[probe]]
+        if template is None:  # a row stored before the templates existed
+            assert record is not None and affected is not None
+            verdict = evaluate(affected, probes[probe][1], scheme)
+            if verdict.affected:
+                severity = severity_of(record, affected) or UNKNOWN
+                for found, lookup in group:
+                    _add(
+                        findings,
+                        _finding(found, lookup, ecosystem, record, affected, verdict.fixed, verdict.state, severity),
+                    )
+            continue
+        if exact is not None:
+            fixed: tuple[str, ...] = exact
+            state = "fixed" if exact else "will not fix" if template.wont_fix else "not fixed"
+        else:
+            assert affected is not None
+            verdict = evaluate(affected, probes[probe][1], scheme)
+            if not verdict.affected:
+                continue
+            fixed = verdict.fixed
+            if verdict.state == "not-fixed" and template.wont_fix:
+                state = "will not fix"
+            else:
+                state = FIX_STATES.get(verdict.state, "unknown")
+        ident = template.id
+        own = packages.get(probe)
+        if own is None:
+            own = packages[probe] = [_package_fields(found, lookup, ecosystem) for found, lookup in group]
+        for own_fields, own_key in own:
+            values = template.fields.copy()  # every field, in order
+            values.update(own_fields)
+            values["fixed_versions"] = fixed
+            values["fix_state"] = state
+            finding = new(Finding)
+            set_attribute(finding, "__dict__", values)  # as the frozen dataclass's __init__ does, in one step
+            key = (*own_key, ident)
+            existing = findings.get(key)
+            findings[key] = finding if existing is None else _merge(existing, finding)
+
+
+def _package_fields(
+    found: FoundPackage, lookup: Lookup, ecosystem: str
+) -> tuple[dict[str, Any], tuple[str, str, str, str]]:
+    """The fields of a finding that come from the installed package, and its part of the finding's key."""
+    package, layer = found.package, found.layer
+    fields = {
+        "package": package.name,
+        "version": package.version,
+        "ecosystem": package.ecosystem,
+        "purl": package.purl,
+        "lookup_ecosystem": ecosystem,
+        "source_package": package.source_name if lookup.name != package.name else None,
+        "layer_index": layer.index,
+        "layer_digest": layer.digest,
+        "layer_diff_id": layer.diff_id,
+        "layer_created_by": layer.created_by,
+        "location": package.location,
+    }
+    return fields, (package.ecosystem, package.name, package.version, package.location)
+
+
 def match(inventory: Inventory, source: RecordSource) -> list[Finding]:
-    wanted: dict[str, dict[str, list[tuple[FoundPackage, Lookup]]]] = defaultdict(lambda: defaultdict(list))
+    wanted: dict[str, dict[str, Group]] = defaultdict(lambda: defaultdict(list))
     for found in inventory.packages:
         lookup = lookup_for(found.package, inventory.os)
         if lookup is None:
@@ -171,27 +279,22 @@ def match(inventory: Inventory, source: RecordSource) -> list[Finding]:
         for ecosystem in lookup.ecosystems:
             wanted[ecosystem][lookup.name].append((found, lookup))
     findings: dict[tuple[str, str, str, str, str], Finding] = {}
+    templated = isinstance(source, TemplateSource)
     for ecosystem, by_name in wanted.items():
         scheme = scheme_for(ecosystem)
         if scheme is None:
             continue
-        for record, affected in source.records_for(ecosystem, list(by_name)):
-            package_info = affected.get("package")
-            name = package_info.get("name") if isinstance(package_info, Mapping) else None
-            for found, lookup in by_name.get(str(name), ()):
-                verdict = evaluate(affected, lookup.version, scheme)
-                if not verdict.affected:
-                    continue
-                finding = _finding(
-                    found,
-                    lookup,
-                    ecosystem,
-                    record,
-                    affected,
-                    verdict.fixed,
-                    verdict.state,
-                    severity_of(record, affected) or UNKNOWN,
+        if templated:
+            _match_templated(cast(TemplateSource, source), ecosystem, scheme, by_name, findings)
+            continue
+        for group, version, record, affected in _candidates(source, ecosystem, by_name):
+            verdict = evaluate(affected, version, scheme)
+            if not verdict.affected:
+                continue
+            severity = severity_of(record, affected) or UNKNOWN
+            for found, lookup in group:
+                _add(
+                    findings,
+                    _finding(found, lookup, ecosystem, record, affected, verdict.fixed, verdict.state, severity),
                 )
-                existing = findings.get(finding.key)
-                findings[finding.key] = finding if existing is None else _merge(existing, finding)
     return sorted(findings.values(), key=lambda f: (RANK[f.severity], f.package, f.id))

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from .bounds import bounds_for
 from .ecosystems import normalise_name
 from .errors import RecordError
+from .template import entry_template, record_part
 
 RANGE_TYPES = frozenset({"SEMVER", "ECOSYSTEM", "GIT"})
 EVENT_KINDS = frozenset({"introduced", "fixed", "last_affected", "limit"})
@@ -132,8 +134,9 @@ def _aliases(record_id: str, aliases: list[str], upstream: list[str]) -> list[st
     return [a for a in unique if a.startswith("CVE-")] + [a for a in unique if not a.startswith("CVE-")]
 
 
-def _affected_rows(check: _Checker, document: dict[str, Any]) -> list[dict[str, Any]]:
+def _affected_rows(check: _Checker, document: dict[str, Any], record: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    part: str | None = None
     for index, entry in enumerate(check.items(document, "affected", "affected")):
         field = f"affected[{index}]"
         entry = check.mapping(entry, field)
@@ -144,18 +147,23 @@ def _affected_rows(check: _Checker, document: dict[str, Any]) -> list[dict[str, 
         name = check.text(package, "name", f"{field}.package.name", required=True, limit=MAX_NAME)
         ranges = check.ranges(entry, field)
         versions = check.strings(entry, "versions", f"{field}.versions")
-        rows.append(
-            {
-                "ecosystem": ecosystem,
-                "name": normalise_name(ecosystem, name),
-                "ranges": ranges,
-                # Ubuntu lists every published version next to its ranges: the ranges say the same
-                "versions": [] if any(r["type"] in ORDERED_RANGES for r in ranges) else versions,
-                "ecosystem_specific": check.mapping(entry.get("ecosystem_specific"), f"{field}.ecosystem_specific"),
-                "database_specific": check.mapping(entry.get("database_specific"), f"{field}.database_specific"),
-                "severity": check.severity(entry, f"{field}.severity"),
-            }
-        )
+        # Ubuntu lists every published version next to its ranges: the ranges say the same
+        versions = [] if any(r["type"] in ORDERED_RANGES for r in ranges) else versions
+        # computed while reading, so the write transaction does not wait for the version parsing
+        bounds = bounds_for(ecosystem, ranges, versions)
+        row = {
+            "ecosystem": ecosystem,
+            "name": normalise_name(ecosystem, name),
+            "ranges": ranges,
+            "versions": versions,
+            **bounds.columns(),
+            "ecosystem_specific": check.mapping(entry.get("ecosystem_specific"), f"{field}.ecosystem_specific"),
+            "database_specific": check.mapping(entry.get("database_specific"), f"{field}.database_specific"),
+            "severity": check.severity(entry, f"{field}.severity"),
+        }
+        part = record_part(record) if part is None else part
+        row["finding"] = entry_template(part, record, row)
+        rows.append(row)
     return rows
 
 
@@ -192,4 +200,4 @@ def parse_record(data: bytes | str, origin: str) -> ParsedRecord:
         "database_specific": specific,
         "cwe_ids": [c for c in cwe_ids if isinstance(c, str)] if isinstance(cwe_ids, list) else [],
     }
-    return ParsedRecord(record_id, modified, withdrawn, row, _affected_rows(check, document))
+    return ParsedRecord(record_id, modified, withdrawn, row, _affected_rows(check, document, row))

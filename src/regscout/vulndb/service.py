@@ -11,7 +11,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ from .osv import parse_record
 from .reports import DBStatus, SourceResult, SourceStatus
 from .sources import SourceSpec, VulnConfig, check_name, guess_kind, is_remote, source_name
 from .store import VulnStore
+from .template import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,14 @@ class VulnDBService:
 
     def records_for(self, ecosystem: str, names: Iterable[str]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
         return self.store.records_for(ecosystem, names)
+
+    def candidates_for(
+        self, ecosystem: str, probes: Sequence[tuple[str, str]]
+    ) -> list[tuple[int, Mapping[str, Any], Mapping[str, Any]]]:
+        return self.store.candidates_for(ecosystem, probes)
+
+    def finding_candidates(self, ecosystem: str, probes: Sequence[tuple[str, str]]) -> Iterator[Candidate]:
+        return self.store.finding_candidates(ecosystem, probes)
 
     def is_empty(self) -> bool:
         return self.store.is_empty()

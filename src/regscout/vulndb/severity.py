@@ -86,7 +86,7 @@ def _vendor_word(*blocks: Any) -> Severity | None:
 def severity_of(record: Mapping[str, Any], affected: Mapping[str, Any]) -> Severity:
     """The affected entry's own severity overrides the record's (OSV schema)."""
     for entries in (affected.get("severity"), record.get("severity")):
-        if isinstance(entries, list) and (found := _from_entries(entries)) is not None:
+        if entries and isinstance(entries, list) and (found := _from_entries(entries)) is not None:
             return found
     return (
         _vendor_word(

@@ -29,10 +29,11 @@ class VersionScheme(Protocol):
 class KeyedScheme:
     """A scheme defined by a parser from a version string to a key; raising ValueError marks the string invalid."""
 
-    __slots__ = ("_cached", "name")
+    __slots__ = ("_cached", "_parse", "name")
 
     def __init__(self, name: str, parse: Callable[[str], Any], cache_size: int = CACHE_SIZE) -> None:
         self.name = name
+        self._parse = parse
 
         def parse_or_none(version: str) -> Any:
             try:
@@ -50,6 +51,15 @@ class KeyedScheme:
         if k is None:
             raise InvalidVersion(f"{version!r} is not a valid {self.name} version")
         return k
+
+    def parse(self, version: str) -> Any:
+        """``key`` without the cache: for versions seen once (at import), which would only evict others."""
+        if not isinstance(version, str):
+            raise InvalidVersion(f"{version!r} is not a string")
+        try:
+            return self._parse(version)
+        except ValueError as exc:
+            raise InvalidVersion(f"{version!r} is not a valid {self.name} version") from exc
 
     def compare(self, a: str, b: str) -> int:
         ka, kb = self.key(a), self.key(b)

@@ -1,0 +1,1 @@
+"""Scan jobs: the durable queue in the database, workers with leases, executors, syncs and the scheduler."""

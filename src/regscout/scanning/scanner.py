@@ -1,0 +1,45 @@
+"""What a worker does for a scan job: the one-command scan, by the integration that queued the image."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..registries.errors import NotFoundError
+from ..results.service import severity_counts
+from ..services.integrations import IntegrationNotFound
+from ..services.scan import ScanService
+from ..services.sync import registry_host
+from .jobs import Job
+from .tracked import TrackedImages
+from .worker import ImageGone, ScanSummary, is_gone
+
+
+class JobScanner:
+    def __init__(self, scans: ScanService, tracked: TrackedImages) -> None:
+        self.scans = scans
+        self.tracked = tracked
+
+    async def __call__(self, job: Job) -> ScanSummary:
+        if job.integration_id is None:
+            raise IntegrationNotFound(f"integration {job.integration!r} was deleted")
+        view = await asyncio.to_thread(self.scans.images.integrations.by_id, job.integration_id)
+        # With the integration's host: a bare "alpine" would otherwise read as Docker Hub's library/alpine.
+        text = f"{registry_host(view.url)}/{job.image}"
+        try:
+            outcome = await self.scans.scan(text, registry=view.name, platform=job.platform or None)
+        except NotFoundError as error:
+            if not is_gone(error):
+                raise
+            await asyncio.to_thread(self.tracked.mark_gone, job.integration_id, job.repository, job.reference)
+            raise ImageGone(error.message) from error
+        stats = outcome.report.stats
+        summary = {
+            "findings": severity_counts(outcome.findings),
+            "packages": len(outcome.report.inventory.packages),
+            "layers": stats.layers,
+            "layers_fetched": stats.layers_fetched,
+            "layers_from_cache": stats.layers_from_cache,
+            "platform": outcome.report.details.platform,
+            "changes": len(outcome.changes),
+        }
+        return ScanSummary(outcome.report.details.digest, summary, stats.bytes_fetched)
