@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from .. import __version__
@@ -66,6 +67,15 @@ CATALOG_SCOPE = "registry:catalog:*"
 
 def pull_scope(repository: str) -> str:
     return f"repository:{repository}:pull"
+
+
+# httpcore reads a response body 64 KiB per call, each call a trip through anyio and the event loop; for layer
+# blobs that was 0.6 s of event-loop time per GB. 256 KiB per read raised whole-pipeline layer throughput from 0.42
+# to 0.52 of raw decompression (bench/analysis); a read still returns whatever has arrived, so small responses are
+# unaffected. The attribute is a class constant of httpcore's connection classes, set once for the process.
+BODY_READ_BYTES = 256 << 10
+httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = BODY_READ_BYTES
+httpcore.AsyncHTTP2Connection.READ_NUM_BYTES = BODY_READ_BYTES
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,10 @@ class Scheduler:
                     automatic.append((row.id, row.name, settings))
                 else:
                     manual_ids.append(row.id)
-            if manual_ids:
-                session.execute(delete(ScheduleState).where(ScheduleState.integration_id.in_(manual_ids)))
+            scheduled = set(session.scalars(select(ScheduleState.integration_id)))
+            dropped = scheduled.intersection(manual_ids)
+            if dropped:  # back to manual mode: no schedule any more
+                session.execute(delete(ScheduleState).where(ScheduleState.integration_id.in_(dropped)))
         return automatic
 
     def _due_at(self, integration_id: int, key: str, settings: PullSettings, now: datetime) -> datetime | None:
