@@ -43,7 +43,7 @@ class ImageGone(Exception):
 Scanner = Callable[[Job], Awaitable[ScanSummary]]
 
 
-def classify(error: BaseException, job: Job) -> Failure:
+def classify(error: BaseException) -> Failure:
     """Turn what a scan raised into a failure record: retried when another attempt could succeed."""
     if isinstance(error, ImageGone):
         return Failure(f"image gone from the registry: {error}", retry=False, registry_status="404")
@@ -152,7 +152,7 @@ class Worker:
             return "cancelled" if recorded else "lost"
         if not isinstance(error, Exception):
             raise error
-        return await self._fail(job, classify(error, job))
+        return await self._fail(job, classify(error))
 
     async def _fail(self, job: Job, failure: Failure) -> str:
         log.warning("job %d: attempt %d failed: %s", job.id, job.attempts, failure.reason)
