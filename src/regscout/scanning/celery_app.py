@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from ..secrets import Secret
 from ..store.jobs_models import ScanJob
 from .config import JobConfig
-from .jobs import Failure, Job, JobStore
+from .jobs import Job, JobStore
 from .worker import Scanner, Worker
 
 log = logging.getLogger(__name__)
@@ -281,30 +281,20 @@ class WorkerHost:
                 self._running[key] = (asyncio.get_running_loop(), task)
         try:
             if stopping:
-                return await self._release(worker, job)
+                return await worker.hand_back(job)
             return await worker.run(job)
         except asyncio.CancelledError:
-            # The worker is shutting down: hand the job back now instead of after its lease expires.
-            return await self._release(worker, job)
-        except Exception:
-            log.exception("job %d: the worker failed", job.id)
-            failure = Failure("internal error in the worker", retry=True)
-            state = await asyncio.to_thread(self.store.fail, job.id, worker.name, failure) or "lost"
-            self._ended(job, state)
-            return state
+            return "released"  # the worker is shutting down; Worker.run handed the job back
         finally:
             with self._lock:
                 self._running.pop(key, None)
 
-    async def _release(self, worker: Worker, job: Job) -> str:
-        released = await asyncio.to_thread(self.store.release, job.id, worker.name, "the worker stopped")
-        if released:
-            log.info("job %d: handed back to the queue (the worker is stopping)", job.id)
-            self.wake()
-        return "released" if released else "lost"
-
     def _ended(self, job: Job, state: str) -> None:
-        """Worker's callback when a job ended: a requeued job gets a wake-up for when its retry delay is over."""
+        """Worker's callback when a job ended or went back: wake a worker for a job handed back by a stopping one,
+        and for a requeued job when its retry delay is over."""
+        if state == "released":
+            self.wake()
+            return
         if state != "queued":
             return
         countdown = runnable_in(self.store, job.id)

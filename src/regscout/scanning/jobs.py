@@ -243,17 +243,20 @@ class JobStore:
         existing = dict(
             session.execute(select(ScanJob.active_key, ScanJob.id).where(ScanJob.active_key.in_(keys))).all()
         )
-        out: list[Enqueued] = []
         now = self.clock()
+        fresh: dict[str, ScanJob] = {}
         for spec in specs:
-            if spec.active_key in existing:
-                out.append(Enqueued(existing[spec.active_key], False))
-                continue
-            row = _new_row(spec, now)
-            session.add(row)
-            session.flush()
-            existing[spec.active_key] = row.id
-            out.append(Enqueued(row.id, True))
+            if spec.active_key not in existing and spec.active_key not in fresh:
+                fresh[spec.active_key] = _new_row(spec, now)
+        session.add_all(fresh.values())
+        session.flush()  # one round of inserts assigns every new id
+        created = {key: row.id for key, row in fresh.items()}
+        out: list[Enqueued] = []
+        for spec in specs:
+            if spec.active_key in created:
+                out.append(Enqueued(created.pop(spec.active_key), True))  # the first of duplicates is new
+            else:
+                out.append(Enqueued(existing.get(spec.active_key) or fresh[spec.active_key].id, False))
         return out
 
     def _enqueue_one(self, spec: JobSpec) -> Enqueued:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from .jobs import Failure, Job, JobStore
+from .jobs import JobStore
 from .worker import Scanner, Worker
 
 log = logging.getLogger(__name__)
@@ -28,7 +27,6 @@ class LocalExecutor:
         workers: int,
         lease_seconds: float,
         poll_seconds: float,
-        on_ended: Callable[[Job, str], None] | None = None,
     ) -> None:
         self.store = store
         self.scanner = scanner
@@ -36,7 +34,6 @@ class LocalExecutor:
         self.workers = workers
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
-        self.on_ended = on_ended
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stopping: asyncio.Event | None = None
@@ -80,25 +77,13 @@ class LocalExecutor:
 
     async def _work(self, index: int) -> None:
         assert self._wake is not None
-        worker = Worker(
-            self.store, self.scanner, f"{self.name}/{index}", lease_seconds=self.lease_seconds, on_ended=self.on_ended
-        )
+        worker = Worker(self.store, self.scanner, f"{self.name}/{index}", lease_seconds=self.lease_seconds)
         while True:
             job = await asyncio.to_thread(self.store.claim_next, worker.name, self.lease_seconds)
             if job is None:
                 await self._idle()
                 continue
-            try:
-                await worker.run(job)
-            except asyncio.CancelledError:
-                # The server is stopping: hand the job back at once instead of waiting for its lease to expire.
-                await asyncio.to_thread(self.store.release, job.id, worker.name, "the server stopped")
-                raise
-            except Exception:
-                log.exception("job %d: the worker failed", job.id)
-                await asyncio.to_thread(
-                    self.store.fail, job.id, worker.name, Failure("internal error in the worker", retry=True)
-                )
+            await worker.run(job)  # cancelled when the server stops: the worker hands the job back first
 
     async def _idle(self) -> None:
         assert self._wake is not None

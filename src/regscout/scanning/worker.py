@@ -86,23 +86,39 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.on_ended = on_ended
 
-    async def run_next(self) -> bool:
-        """Claim and run one job; False when nothing was runnable."""
-        job = await asyncio.to_thread(self.store.claim_next, self.name, self.lease_seconds)
-        if job is None:
-            return False
-        await self.run(job)
-        return True
-
     async def run(self, job: Job) -> str:
-        """Run a job this worker has claimed; returns the state it was left in ("lost" when the lease went)."""
+        """Run a job this worker has claimed; returns the state it was left in ("lost" when the lease went).
+
+        Cancelled (the executor is stopping), it hands the job back to the queue at once instead of leaving it to
+        its lease, and re-raises. A failure of regscout's own code fails the attempt, to be retried."""
         log.info("job %d: attempt %d of %d: %s (%s)", job.id, job.attempts, job.max_attempts, job.image, job.platform)
         task = asyncio.ensure_future(self.scanner(job))
-        ended = await self._supervise(job, task)
+        try:
+            ended = await self._supervise(job, task)
+        except asyncio.CancelledError:
+            await _stop(task)
+            await self.hand_back(job)
+            raise
+        except Exception:
+            log.exception("job %d: the worker failed", job.id)
+            ended = await self._fail(job, Failure("internal error in the worker", retry=True))
         log.info("job %d: %s", job.id, ended)
-        if self.on_ended is not None:
-            self.on_ended(job, ended)
+        self._report(job, ended)
         return ended
+
+    async def hand_back(self, job: Job) -> str:
+        """Give a claimed job back to the queue without counting the attempt ("released"; "lost" if no longer
+        ours)."""
+        released = await asyncio.to_thread(self.store.release, job.id, self.name, "the worker stopped")
+        if released:
+            log.info("job %d: handed back to the queue (the worker is stopping)", job.id)
+        ended = "released" if released else "lost"
+        self._report(job, ended)
+        return ended
+
+    def _report(self, job: Job, state: str) -> None:
+        if self.on_ended is not None:
+            self.on_ended(job, state)
 
     async def _supervise(self, job: Job, task: asyncio.Future[ScanSummary]) -> str:
         loop = asyncio.get_running_loop()
