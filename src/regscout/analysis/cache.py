@@ -48,7 +48,7 @@ class LayerCache:
                 "diff_id": diff_id,
                 "analyzer": name,
                 "version": version,
-                "result": zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6),
+                "result": zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1),
                 "created_at": now,
             }
             for (name, version), data in results.items()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..registries.distribution import RegistryClient
 from ..registries.errors import NotFoundError, ProtocolError
@@ -191,7 +191,7 @@ class ImageAnalyzer:
         if self.cache:
             fresh = {(a.name, a.version): analysis.results[a.name].to_json() for a in missing}
             fresh[(STRUCTURE_ANALYZER, STRUCTURE_VERSION)] = analysis.structure.to_json()
-            self.cache.put_many(task.diff_id, fresh)
+            await asyncio.to_thread(self.cache.put_many, task.diff_id, fresh)
         results.update(analysis.results)
         return analysis.structure, results
 
@@ -208,7 +208,7 @@ class ImageAnalyzer:
         if self.max_uncompressed is not None:
             limits["max_uncompressed"] = self.max_uncompressed
 
-        def work(reader: BinaryIO) -> LayerAnalysis:
-            return analyze_layer(reader, analyzers, **limits)
+        def work(pieces: Iterator[bytes]) -> LayerAnalysis:
+            return analyze_layer(pieces, analyzers, **limits)
 
         return await consume_in_thread(chunks(), work, self.executor)

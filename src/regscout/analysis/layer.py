@@ -4,11 +4,16 @@ the layer does to lower layers (whiteouts, opaque directories, non-directory ent
 from __future__ import annotations
 
 import hashlib
+import sys
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, BinaryIO
 
 from .analyzers.base import Analyzer
 from .capture import CapturePlan
+from .decompress import CHUNK, decompressed_chunks
 from .model import AnalyzerResult, CapturedFile
 from .tarwalk import (
     DIRECTORY,
@@ -18,7 +23,6 @@ from .tarwalk import (
     LayerFormatError,
     ReadAhead,
     TarWalker,
-    open_decompressed,
 )
 
 WHITEOUT_PREFIX = ".wh."
@@ -46,17 +50,16 @@ class LayerStructure:
         return {
             "whiteouts": sorted(self.whiteouts),
             "opaque_dirs": sorted(self.opaque_dirs),
-            "non_dirs": b"".join(h.to_bytes(8, "big") for h in sorted(self.non_dirs)).hex(),
+            "non_dirs": _pack_hashes(self.non_dirs),
             "warnings": self.warnings,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LayerStructure:
-        raw = bytes.fromhex(data.get("non_dirs", ""))
         return cls(
             whiteouts=set(data.get("whiteouts", [])),
             opaque_dirs=set(data.get("opaque_dirs", [])),
-            non_dirs={int.from_bytes(raw[i : i + 8], "big") for i in range(0, len(raw), 8)},
+            non_dirs=_unpack_hashes(data.get("non_dirs", "")),
             warnings=list(data.get("warnings", [])),
         )
 
@@ -70,6 +73,23 @@ class LayerStructure:
             if ancestor in self.whiteouts or ancestor in self.opaque_dirs:
                 return True
         return False
+
+
+def _pack_hashes(hashes: set[int]) -> str:
+    """The path hashes as one hex string of sorted 8-byte big-endian values (C speed via array)."""
+    packed = array("Q", sorted(hashes))
+    if sys.byteorder == "little":
+        packed.byteswap()
+    return packed.tobytes().hex()
+
+
+def _unpack_hashes(text: str) -> set[int]:
+    raw = bytes.fromhex(text)
+    packed = array("Q")
+    packed.frombytes(raw[: len(raw) - len(raw) % 8])
+    if sys.byteorder == "little":
+        packed.byteswap()
+    return set(packed)
 
 
 def hash_path_in(location: str, hashes: set[int], *, strict: bool) -> bool:
@@ -90,15 +110,17 @@ class LayerAnalysis:
 
 
 def analyze_layer(
-    source: BinaryIO,
+    source: BinaryIO | Iterable[bytes],
     analyzers: list[Analyzer],
     *,
     expected_diff_id: str | None = None,
     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
 ) -> LayerAnalysis:
-    """Read a layer (compressed or not) from `source` once and analyse it."""
+    """Read a layer (compressed or not) once and analyse it. `source` is a file object or the
+    blob's pieces as they arrive."""
     plan = CapturePlan(analyzers)
-    decompressed, fmt = open_decompressed(source)
+    pieces = iter(partial(source.read, CHUNK), b"") if hasattr(source, "read") else source
+    decompressed, fmt = decompressed_chunks(pieces)
     ahead = ReadAhead(decompressed)
     counter = CountingReader(ahead, max_uncompressed)
     walker = TarWalker(counter)

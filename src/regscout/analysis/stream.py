@@ -1,78 +1,101 @@
 """Feed a layer blob from the async registry client into the analysis thread.
 
-Download and analysis overlap: the event loop receives chunks while a worker thread decompresses
-and walks them (isal and zstd release the GIL). A bounded number of chunks is in flight, so
-memory stays flat however large the layer; a failure on either side stops the other, and a
-download that fails its digest check fails the analysis, so nothing partial is kept."""
+Download and analysis overlap: the event loop receives pieces while a worker thread decompresses
+and walks them (isal and zstd release the GIL). At most IN_FLIGHT_BYTES are handed over and not
+yet taken, so memory stays flat however large the layer; the worker wakes the event loop only
+when half of that has drained, not once per piece. A failure on either side stops the other, and
+a download that fails its digest check fails the analysis, so nothing partial is kept."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import queue
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, TypeVar
 
 T = TypeVar("T")
-IN_FLIGHT_CHUNKS = 8
+IN_FLIGHT_BYTES = 8 << 20
 _END = b""
 
 
-class _QueueReader(io.RawIOBase):
-    """A blocking raw stream over chunks handed across from the event loop. The worker thread
-    waits on a thread-safe queue (without the GIL), so a chunk costs the event loop one put and
-    one wake-up to free its slot."""
+class _Handoff:
+    """Pieces from the event loop to one worker thread, with byte-counted back-pressure."""
 
-    def __init__(self, chunks: queue.SimpleQueue[bytes | BaseException], release: Callable[[], object]) -> None:
-        self._chunks = chunks
-        self._release = release
-        self._buffer = memoryview(b"")
-        self._ended = False
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int = IN_FLIGHT_BYTES) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._pieces: queue.SimpleQueue[bytes | BaseException] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._waiter: asyncio.Future[None] | None = None
 
-    def readable(self) -> bool:
-        return True
+    # ---- the event loop's side
+    def put(self, piece: bytes) -> bool:
+        """Hand a piece over; False if the worker is now too far behind (wait for `room`)."""
+        with self._lock:
+            self._in_flight += len(piece)
+            full = self._in_flight > self._limit
+        self._pieces.put(piece)
+        return not full
 
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buffer:
-            if self._ended:
-                return 0
-            item = self._chunks.get()
+    def end(self, error: BaseException | None = None) -> None:
+        self._pieces.put(_END if error is None else error)
+
+    async def room(self, worker: asyncio.Future[Any]) -> bool:
+        """Wait until the worker has taken half of what is in flight; False if it ends first."""
+        with self._lock:
+            if self._in_flight <= self._limit:
+                return True
+            waiter = self._waiter = self._loop.create_future()
+        await asyncio.wait({waiter, worker}, return_when=asyncio.FIRST_COMPLETED)
+        if waiter.done():
+            return True
+        waiter.cancel()
+        return False
+
+    # ---- the worker's side
+    def pieces(self) -> Iterator[bytes]:
+        while True:
+            item = self._pieces.get()  # blocks without the GIL
             if isinstance(item, BaseException):
                 raise item
-            self._release()
-            if item == _END:
-                self._ended = True
-                return 0
-            self._buffer = memoryview(item)
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
+            if not item:
+                return
+            with self._lock:
+                self._in_flight -= len(item)
+                waiter = self._waiter if self._in_flight <= self._limit // 2 else None
+                if waiter is not None:
+                    self._waiter = None
+            if waiter is not None:
+                self._loop.call_soon_threadsafe(_wake, waiter)
+            yield item
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 async def consume_in_thread(
-    chunks: AsyncIterator[bytes], work: Callable[[BinaryIO], T], executor: Executor | None = None
+    chunks: AsyncIterator[bytes], work: Callable[[Iterator[bytes]], T], executor: Executor | None = None
 ) -> T:
-    """Run `work(reader)` in a thread while `chunks` are pumped into `reader`."""
+    """Run `work(pieces)` in a thread while `chunks` are pumped into `pieces`."""
     loop = asyncio.get_running_loop()
-    handed: queue.SimpleQueue[bytes | BaseException] = queue.SimpleQueue()
-    slots = asyncio.Semaphore(IN_FLIGHT_CHUNKS)
-    raw = _QueueReader(handed, lambda: loop.call_soon_threadsafe(slots.release))
-    reader = cast(BinaryIO, io.BufferedReader(raw, 1 << 20))
-    worker = loop.run_in_executor(executor, work, reader)
+    handoff = _Handoff(loop)
+    worker = loop.run_in_executor(executor, work, handoff.pieces())
 
     async def pump() -> None:
         try:
             async for chunk in chunks:
-                if not chunk:
-                    continue
-                if not await _slot(slots, worker):
+                if worker.done():
                     return  # the worker finished or failed: stop downloading
-                handed.put(chunk)
-            handed.put(_END)
+                if chunk and not handoff.put(chunk) and not await handoff.room(worker):
+                    return
+            handoff.end()
         except BaseException as error:  # the download failed: the worker must fail too
-            handed.put(error)
+            handoff.end(error)
             if not isinstance(error, Exception):
                 raise
 
@@ -83,25 +106,9 @@ async def consume_in_thread(
         if not pumping.done():
             pumping.cancel()
         await asyncio.gather(pumping, return_exceptions=True)
-        if not worker.done():  # cancelled: a worker still reading must not wait for chunks forever
-            handed.put(asyncio.CancelledError())
+        if not worker.done():  # cancelled: a worker still reading must not wait for pieces forever
+            handoff.end(asyncio.CancelledError())
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
     return result
-
-
-async def _slot(slots: asyncio.Semaphore, worker: asyncio.Future[Any]) -> bool:
-    """Wait for a free slot; False if the worker ends first (it will read no more chunks)."""
-    if worker.done():
-        return False
-    if not slots.locked():
-        await slots.acquire()  # free at once
-        return True
-    acquire = asyncio.ensure_future(slots.acquire())
-    waiting: set[asyncio.Future[Any]] = {acquire, worker}
-    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    if acquire.done():
-        return True
-    acquire.cancel()
-    return False

@@ -1,4 +1,5 @@
-"""A streaming tar reader: decompression by magic bytes and a lean header walker.
+"""A streaming tar reader: a lean header walker over the uncompressed chunks (decompress.py makes
+them), with decompression and the diff_id hash in threads of their own.
 
 It reads a layer once, front to back, from any blocking byte source. Nothing is written to disk:
 files that some analyzer asks for are read into memory (size-capped); every other body is
@@ -9,25 +10,17 @@ ends in a LayerFormatError or a skipped entry with a warning, never in a crash o
 from __future__ import annotations
 
 import hashlib
-import io
 import queue
 import threading
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple, Protocol, cast
+from typing import NamedTuple, Protocol
 
-import zstandard
-
-try:
-    from isal import igzip as _gzip_module  # releases the GIL; 2.2x stdlib zlib
-except ImportError:  # pragma: no cover - the fallback is the stdlib
-    import gzip as _gzip_module  # type: ignore[no-redef]
+from .decompress import CompressedStreamError
 
 BLOCK = 512
 SKIP_CHUNK = 1 << 20
 MAX_META_BYTES = 1 << 20  # PAX records and GNU long names
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZERO_BLOCK = bytes(BLOCK)
 
 REGULAR = frozenset({b"0", b"\x00", b"7"})
@@ -70,7 +63,7 @@ class CountingReader:
         self.limit = limit
         self.count = 0
         self._hasher = hashlib.sha256()
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self._thread = threading.Thread(target=self._hash_chunks, name="layer-hash", daemon=True)
         self._thread.start()
         self._digest: str | None = None
@@ -82,7 +75,7 @@ class CountingReader:
     def read(self, size: int = -1, /) -> bytes:
         try:
             data = self.source.read(size)
-        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, CompressedStreamError) as exc:
             self.close()
             raise LayerFormatError(f"the layer's compressed stream is corrupt or truncated: {exc}") from None
         self.count += len(data)
@@ -114,9 +107,8 @@ class ReadAhead:
     """Decompresses in a thread of its own, a few chunks ahead of the reader: isal and zstd release
     the GIL, so on two cores decompression runs beside the tar walker instead of before it."""
 
-    def __init__(self, source: Readable, chunk: int = SKIP_CHUNK, depth: int = 4) -> None:
-        self._source = source
-        self._chunk = chunk
+    def __init__(self, chunks: Iterator[bytes], depth: int = 4) -> None:
+        self._source = chunks
         self._chunks: queue.Queue[bytes | Exception] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="layer-decompress", daemon=True)
@@ -125,11 +117,11 @@ class ReadAhead:
 
     def _run(self) -> None:
         try:
-            while not self._stop.is_set():
-                data = self._source.read(self._chunk)
-                self._put(data)
-                if not data:
+            for data in self._source:
+                if self._stop.is_set():
                     return
+                self._put(data)
+            self._put(b"")
         except Exception as error:  # noqa: BLE001 - any failure here is re-raised in the reader thread
             self._put(error)
 
@@ -156,20 +148,6 @@ class ReadAhead:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def open_decompressed(source: BinaryIO) -> tuple[Readable, str]:
-    """Sniff the magic bytes and return a reader of the uncompressed tar and the format name.
-    gzip streams may have several members and zstd streams several frames: both are read whole."""
-    buffered = (
-        source if isinstance(source, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, source), 1 << 16)
-    )
-    head = buffered.peek(4)[:4]
-    if head.startswith(GZIP_MAGIC):
-        return _gzip_module.GzipFile(fileobj=buffered, mode="rb"), "gzip"  # type: ignore[no-untyped-call]
-    if head == ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True), "zstd"
-    return buffered, "tar"
 
 
 def normalise(name: str) -> str | None:
@@ -282,7 +260,7 @@ class TarWalker:
     def _next_chunk(self) -> bytes:
         try:
             return self.reader.read(SKIP_CHUNK)
-        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, CompressedStreamError) as exc:
             raise LayerFormatError(f"the layer's compressed stream is corrupt or truncated: {exc}") from None
 
     def _take(self, size: int, what: str) -> bytes:
