@@ -8,7 +8,8 @@ Why the buffers are large: a decompressor releases the GIL while it works and mu
 after every call (and zlib-style `decompressobj`s after every block of output they grow). When
 the tar walker runs Python on the other thread, each take-back waits up to the interpreter's
 switch interval (5 ms). With 1 MiB reads, 100 MB of gzip took 10.5 s against a spinning Python
-thread instead of 0.4 s; isal's C gzip reader with 4 MiB input and output buffers, 0.8 s."""
+thread instead of 0.4 s; isal's C gzip reader with 4 MiB input and output buffers, 0.8 s, and with
+8 MiB, 0.6 s (the pipeline: 5 % faster again than with 4 MiB, for about 20 MB more peak memory)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ except ImportError:  # pragma: no cover - without isal, the stdlib
     _GzipReader = None
     INFLATE_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
-CHUNK = 4 << 20
+CHUNK = 8 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 

@@ -63,7 +63,7 @@ class CountingReader:
         self.limit = limit
         self.count = 0
         self._hasher = hashlib.sha256()
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
         self._thread = threading.Thread(target=self._hash_chunks, name="layer-hash", daemon=True)
         self._thread.start()
         self._digest: str | None = None
@@ -107,7 +107,7 @@ class ReadAhead:
     """Decompresses in a thread of its own, a few chunks ahead of the reader: isal and zstd release
     the GIL, so on two cores decompression runs beside the tar walker instead of before it."""
 
-    def __init__(self, chunks: Iterator[bytes], depth: int = 4) -> None:
+    def __init__(self, chunks: Iterator[bytes], depth: int = 2) -> None:
         self._source = chunks
         self._chunks: queue.Queue[bytes | Exception] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
