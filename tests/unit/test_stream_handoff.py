@@ -8,10 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from regscout.analysis.layer import LayerStructure
 from regscout.analysis.stream import IN_FLIGHT_BYTES, _Handoff, consume_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -94,13 +91,3 @@ async def test_every_byte_arrives_in_order() -> None:
             yield data[start : start + 70_001]
 
     assert await consume_in_thread(blob(), lambda pieces: b"".join(pieces)) == data
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.sets(st.integers(min_value=0, max_value=2**64 - 1), max_size=300))
-def test_structure_hashes_keep_their_stored_form(hashes: set[int]) -> None:
-    """Cached rows written by earlier versions must read back the same: the hex of sorted 8-byte
-    big-endian values."""
-    stored = LayerStructure(non_dirs=hashes).to_json()["non_dirs"]
-    assert stored == b"".join(h.to_bytes(8, "big") for h in sorted(hashes)).hex()
-    assert LayerStructure.from_json({"non_dirs": stored}).non_dirs == hashes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import gzip
 import io
+import json
 import os
 import tarfile
 import tempfile
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regscout.analysis.analyzers.base import Interest
-from regscout.analysis.layer import analyze_layer, path_hash
+from regscout.analysis.layer import LayerStructure, analyze_layer
 from regscout.analysis.tarwalk import LayerFormatError, TarWalker, normalise
 from tests.harness.images import TarEntry, tar_bytes, tar_layer
 
@@ -108,11 +109,27 @@ def test_structure_records_whiteouts_opaque_dirs_and_non_dirs() -> None:
     assert found == {}
     assert structure.whiteouts == {"var/lib/dpkg/status"}
     assert structure.opaque_dirs == {"opt/app"}
-    assert path_hash("usr/lib/python3") in structure.non_dirs and path_hash("etc/motd") in structure.non_dirs
-    assert path_hash("srv") not in structure.non_dirs
+    assert structure.non_dirs == {"usr/lib/python3", "etc/motd"}  # not the directory srv
     assert structure.hides("var/lib/dpkg/status") and structure.hides("opt/app/x/METADATA")
     assert structure.hides("usr/lib/python3/site-packages/a.dist-info/METADATA")  # symlink replaced the dir
     assert not structure.hides("usr/lib/python3.11/x") and not structure.hides("opt/application")
+
+
+PATHS = st.sets(st.text(alphabet="ab/.\n\udcff é", min_size=1, max_size=12), max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(PATHS, PATHS, PATHS, st.text(alphabet="ab/", min_size=1, max_size=12))
+def test_structure_reads_back_from_the_cache_encoding(
+    non_dirs: set[str], whiteouts: set[str], opaque: set[str], location: str
+) -> None:
+    """The layer cache stores the structure as JSON: every path, however odd (newlines, the
+    surrogates undecodable names become), must come back the same, and so must what it hides."""
+    structure = LayerStructure(whiteouts, opaque, non_dirs, ["w"])
+    stored = json.loads(json.dumps(structure.to_json(), separators=(",", ":")))
+    again = LayerStructure.from_json(stored)
+    assert (again.non_dirs, again.whiteouts, again.opaque_dirs, again.warnings) == (non_dirs, whiteouts, opaque, ["w"])
+    assert again.hides(location) == structure.hides(location)
 
 
 def test_hardlink_to_a_captured_file_is_captured_under_both_names() -> None:

@@ -34,19 +34,25 @@ class CapturePlan:
                 self._executables.append(analyzer)
         self._suffix_tuple = tuple(suffix for suffix, _ in self._suffixes)
 
-    def match(self, path: str, mode: int, size: int) -> list[Analyzer]:
+    def match(self, path: str, mode: int, size: int) -> Sequence[Analyzer]:
         """Analyzers that want this regular file, in plan order, without duplicates."""
+        directory, _, basename = path.rpartition("/")
+        if (
+            path not in self._exact
+            and basename not in self._basenames
+            and directory not in self._directories
+            and not (self._suffix_tuple and path.endswith(self._suffix_tuple))
+            and not (self._executables and mode & 0o111 and size >= MIN_EXECUTABLE)
+        ):
+            return ()  # most entries: five lookups, no list built
         found: list[Analyzer] = []
         found.extend(self._exact.get(path, ()))
-        directory, _, basename = path.rpartition("/")
         found.extend(self._basenames.get(basename, ()))
         found.extend(self._directories.get(directory, ()))
         if self._suffix_tuple and path.endswith(self._suffix_tuple):
             found.extend(analyzer for suffix, analyzer in self._suffixes if path.endswith(suffix))
         if self._executables and mode & 0o111 and size >= MIN_EXECUTABLE:
             found.extend(self._executables)
-        if not found:
-            return found
         unique: list[Analyzer] = []
         for analyzer in found:
             if analyzer not in unique and analyzer.wants(path):

@@ -3,10 +3,7 @@ the layer does to lower layers (whiteouts, opaque directories, non-directory ent
 
 from __future__ import annotations
 
-import hashlib
-import sys
-from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, BinaryIO
@@ -28,13 +25,8 @@ from .tarwalk import (
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 STRUCTURE_ANALYZER = "layer-structure"
-STRUCTURE_VERSION = 1
+STRUCTURE_VERSION = 2  # 2: non-directory paths kept as paths, not 8-byte hashes
 DEFAULT_MAX_UNCOMPRESSED = 64 * 1024**3
-
-
-def path_hash(path: str) -> int:
-    """A compact identity for a path (8 bytes), to store every non-directory path of a layer."""
-    return int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big")
 
 
 @dataclass
@@ -43,14 +35,17 @@ class LayerStructure:
 
     whiteouts: set[str] = field(default_factory=set)  # paths deleted (with everything under them)
     opaque_dirs: set[str] = field(default_factory=set)  # dirs whose lower contents are hidden
-    non_dirs: set[int] = field(default_factory=set)  # path_hash of every non-directory entry
+    # Every non-directory path: a file or symlink here replaces a lower layer's directory of that
+    # name. Kept as the paths themselves: no hashing while the walker runs, no collisions, and the
+    # sorted list compresses to less than the 8-byte hashes that version 1 stored.
+    non_dirs: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "whiteouts": sorted(self.whiteouts),
             "opaque_dirs": sorted(self.opaque_dirs),
-            "non_dirs": _pack_hashes(self.non_dirs),
+            "non_dirs": sorted(self.non_dirs),
             "warnings": self.warnings,
         }
 
@@ -59,45 +54,22 @@ class LayerStructure:
         return cls(
             whiteouts=set(data.get("whiteouts", [])),
             opaque_dirs=set(data.get("opaque_dirs", [])),
-            non_dirs=_unpack_hashes(data.get("non_dirs", "")),
+            non_dirs=set(data.get("non_dirs", [])),
             warnings=list(data.get("warnings", [])),
         )
 
     def hides(self, location: str) -> bool:
-        """Whether a lower layer's file at `location` is gone once this layer is applied."""
-        if location in self.whiteouts or hash_path_in(location, self.non_dirs, strict=True):
+        """Whether a lower layer's file at `location` is gone once this layer is applied: it or a
+        directory above it was whited out, its directory made opaque, or a directory above it
+        replaced by a file or symlink (which removes everything that was below it)."""
+        if location in self.whiteouts:
             return True
         parts = location.split("/")
         for depth in range(1, len(parts)):
             ancestor = "/".join(parts[:depth])
-            if ancestor in self.whiteouts or ancestor in self.opaque_dirs:
+            if ancestor in self.whiteouts or ancestor in self.opaque_dirs or ancestor in self.non_dirs:
                 return True
         return False
-
-
-def _pack_hashes(hashes: set[int]) -> str:
-    """The path hashes as one hex string of sorted 8-byte big-endian values (C speed via array)."""
-    packed = array("Q", sorted(hashes))
-    if sys.byteorder == "little":
-        packed.byteswap()
-    return packed.tobytes().hex()
-
-
-def _unpack_hashes(text: str) -> set[int]:
-    raw = bytes.fromhex(text)
-    packed = array("Q")
-    packed.frombytes(raw[: len(raw) - len(raw) % 8])
-    if sys.byteorder == "little":
-        packed.byteswap()
-    return set(packed)
-
-
-def hash_path_in(location: str, hashes: set[int], *, strict: bool) -> bool:
-    """Whether `location` (strict=False) or one of its ancestors is a non-directory here: a file
-    or symlink replacing a directory removes everything that was below it."""
-    parts = location.split("/")
-    last = len(parts) if not strict else len(parts) - 1
-    return any(path_hash("/".join(parts[:depth])) in hashes for depth in range(1, last + 1))
 
 
 @dataclass
@@ -160,7 +132,7 @@ def _walk(
         if WHITEOUT_PREFIX in path and _record_whiteout(path, structure):
             continue
         if kind != DIRECTORY:
-            add_non_dir(path_hash(path))
+            add_non_dir(path)
         if kind == HARDLINK:
             _capture_hardlink(path, linkname, by_path, plan, captured)
             continue
@@ -177,7 +149,7 @@ def _capture_file(
     path: str,
     size: int,
     mode: int,
-    wanting: list[Analyzer],
+    wanting: Sequence[Analyzer],
     structure: LayerStructure,
     by_path: dict[str, CapturedFile],
     captured: dict[str, list[CapturedFile]],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import struct
 import threading
 import zlib
 from collections.abc import Iterator
@@ -198,15 +199,24 @@ def _number(field: bytes, what: str) -> int:
 _adler32 = zlib.adler32
 
 
-def _checksum_ok(block: bytes) -> bool:
-    # The byte sum of the header with the checksum field counted as spaces (8 * 32, the 253 below
-    # with the three adler32 start values). adler32's low 16 bits are 1 + the byte sum mod 65521,
-    # exact for runs of at most 256 bytes: three C calls instead of a Python sum over 512 ints.
+def _checksum_ok(buf: bytes, start: int, field: bytes) -> bool:
+    """Whether the header at `buf[start:start + 512]` matches its checksum `field`: the byte sum of
+    the header with the checksum field counted as spaces (8 * 32, the 253 below with the three
+    adler32 start values). adler32's low 16 bits are 1 + the byte sum mod 65521, exact for runs of
+    at most 256 bytes: three C calls instead of a Python sum over 512 ints."""
     total = (
-        (_adler32(block[:148]) & 0xFFFF) + (_adler32(block[156:400]) & 0xFFFF) + (_adler32(block[400:]) & 0xFFFF) + 253
+        (_adler32(buf[start : start + 148]) & 0xFFFF)
+        + (_adler32(buf[start + 156 : start + 400]) & 0xFFFF)
+        + (_adler32(buf[start + 400 : start + 512]) & 0xFFFF)
+        + 253
     )
-    field = block[148:156]
     return field == b"%06o\x00 " % total or _octal(field, "checksum") == total
+
+
+# The ustar fields the walker reads, unpacked in one call straight from the chunk: name, mode, size,
+# checksum, typeflag, linkname, magic, prefix (uid, gid, mtime, uname, gname, devices skipped).
+_HEADER = struct.Struct("100s8s8x8x12s12x8sc100s6s2x32x32x8x8x155s12x")
+_new_entry = tuple.__new__
 
 
 def _text(field: bytes) -> str:
@@ -332,23 +342,24 @@ class TarWalker:
         pax: dict[str, str] = {}
         long_name: str | None = None
         long_link: str | None = None
-        block: bytes | None
+        unpack = _HEADER.unpack_from
         while True:
+            buf = self._buf
             start = self._pos + self._pending
-            if start + BLOCK <= len(self._buf):  # the usual case: the next header is in this chunk
-                block = self._buf[start : start + BLOCK]
+            if start + BLOCK <= len(buf):  # the usual case: the next header is in this chunk
                 self._pos, self._pending = start + BLOCK, 0
             else:
                 block = self._header()
-            if block is None:
-                self.warnings.append("the layer ends without a tar end-of-archive marker")
-                return
-            if not _checksum_ok(block):
-                if block == ZERO_BLOCK:
+                if block is None:
+                    self.warnings.append("the layer ends without a tar end-of-archive marker")
+                    return
+                buf, start = block, 0
+            name_field, mode_field, size_field, checksum, kind, link_field, magic, prefix = unpack(buf, start)
+            if not _checksum_ok(buf, start, checksum):
+                if buf[start : start + BLOCK] == ZERO_BLOCK:
                     return  # whatever follows the end marker is padding
                 raise LayerFormatError("tar header checksum mismatch: the layer is corrupt")
-            kind = block[156:157]
-            size = _number(block[124:136], "size")
+            size = _number(size_field, "size")
             if kind in META_KINDS:
                 if size > MAX_META_BYTES:
                     raise LayerFormatError(f"tar metadata entry of {size} bytes is over the limit")
@@ -361,14 +372,14 @@ class TarWalker:
                 elif kind == b"K":
                     long_link = _text(meta)
                 continue  # global PAX headers ("g") carry nothing regscout needs
-            name = _text(block[:100])
-            if block[345] and block[257:262] == b"ustar":
-                name = f"{_text(block[345:500])}/{name}"
-            linkname = _text(block[157:257]) if block[157] else ""
+            name = _text(name_field)
+            if prefix[0] and magic.startswith(b"ustar"):
+                name = f"{_text(prefix)}/{name}"
+            linkname = _text(link_field) if link_field[0] else ""
             if pax or long_name or long_link:
                 name, linkname, size = _overrides(pax, long_name, long_link, name, linkname, size)
                 pax, long_name, long_link = {}, None, None
-            mode = _number(block[100:108], "mode")
+            mode = _number(mode_field, "mode")
             if kind in NO_BODY:
                 size = self._pending = self._pending_size = 0
             else:
@@ -379,7 +390,7 @@ class TarWalker:
                 self.warnings.append(f"skipped a tar entry whose name leaves the image root: {name[:200]!r}")
                 continue
             if path:  # not the root directory itself
-                yield TarEntry(path, kind, size, mode, linkname)
+                yield _new_entry(TarEntry, (path, kind, size, mode, linkname))
 
 
 def _overrides(
