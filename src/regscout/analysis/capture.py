@@ -37,21 +37,17 @@ class CapturePlan:
     def match(self, path: str, mode: int, size: int) -> Sequence[Analyzer]:
         """Analyzers that want this regular file, in plan order, without duplicates."""
         directory, _, basename = path.rpartition("/")
-        if (
-            path not in self._exact
-            and basename not in self._basenames
-            and directory not in self._directories
-            and not (self._suffix_tuple and path.endswith(self._suffix_tuple))
-            and not (self._executables and mode & 0o111 and size >= MIN_EXECUTABLE)
-        ):
+        exact = self._exact.get(path)
+        by_name = self._basenames.get(basename)
+        by_directory = self._directories.get(directory)
+        suffixed = bool(self._suffix_tuple) and path.endswith(self._suffix_tuple)
+        executable = bool(self._executables) and mode & 0o111 and size >= MIN_EXECUTABLE
+        if not (exact or by_name or by_directory or suffixed or executable):
             return ()  # most entries: five lookups, no list built
-        found: list[Analyzer] = []
-        found.extend(self._exact.get(path, ()))
-        found.extend(self._basenames.get(basename, ()))
-        found.extend(self._directories.get(directory, ()))
-        if self._suffix_tuple and path.endswith(self._suffix_tuple):
+        found = [*(exact or ()), *(by_name or ()), *(by_directory or ())]
+        if suffixed:
             found.extend(analyzer for suffix, analyzer in self._suffixes if path.endswith(suffix))
-        if self._executables and mode & 0o111 and size >= MIN_EXECUTABLE:
+        if executable:
             found.extend(self._executables)
         unique: list[Analyzer] = []
         for analyzer in found:
