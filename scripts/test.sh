@@ -15,12 +15,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# validators the tests run on regscout's output (SARIF Multitool), from the npm registry via the lock file
-[ -d tests/tools/node_modules ] || npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error
+# validators the tests run on regscout's output (SARIF Multitool), from the npm registry via the lock file;
+# installed again whenever the lock file differs from the one last installed
+if ! cmp -s tests/tools/package-lock.json tests/tools/node_modules/.installed-lock.json; then
+  npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error
+  cp tests/tools/package-lock.json tests/tools/node_modules/.installed-lock.json
+fi
 
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# the application and the test tools, exactly as uv.lock has them
+bash scripts/install.sh --extra test --quiet
 
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

@@ -1,3 +1,3 @@
-from regscout.cli.main import app
+from regscout.cli.main import main
 
-app()
+main()

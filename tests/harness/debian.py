@@ -1,6 +1,7 @@
 """A real Debian 12 root filesystem, built by Debian's own mmdebstrap and cached as a tar between runs.
 
-`debian_rootfs_tar()` returns the tar's path. The first call runs
+`build_debian_rootfs(target)` builds one now, from the packages of the day. `debian_rootfs_tar()` returns the
+path of a cached one: the first call runs
 `mmdebstrap --variant=minbase --mode=<root|unshare> bookworm <tar>` (about 15 s and 170 MB here); later
 calls reuse `~/.cache/regscout-tests/debian-<key>.tar`, where the key is a hash of the command line. The tar
 is written under a temporary name and renamed into place, so an interrupted build never leaves a partial
@@ -17,7 +18,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-__all__ = ["CACHE_DIR", "debian_rootfs_tar", "mmdebstrap_command"]
+__all__ = ["CACHE_DIR", "build_debian_rootfs", "debian_rootfs_tar", "mmdebstrap_command"]
 
 CACHE_DIR = Path(os.environ.get("REGSCOUT_TEST_CACHE", Path.home() / ".cache" / "regscout-tests"))
 SUITE = "bookworm"
@@ -38,11 +39,12 @@ def debian_rootfs_tar() -> Path:
     with (CACHE_DIR / f"{target.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.is_file():
-            _build(target)
+            build_debian_rootfs(target)
     return target
 
 
-def _build(target: Path) -> None:
+def build_debian_rootfs(target: Path) -> None:
+    """Run mmdebstrap now; `target` appears only once the tar is complete."""
     if shutil.which("mmdebstrap") is None:
         raise RuntimeError("mmdebstrap is not installed (apt-get install mmdebstrap)")
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}.tar")

@@ -8,21 +8,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from cyclonedx.factory.license import LicenseFactory
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
 from cyclonedx.output.json import JsonV1Dot6
-from license_expression import ExpressionError, get_spdx_licensing
 from packageurl import PackageURL
 
 from .. import __version__
 from ..jsonable import plain
 from .image import ImageReport
+from .licenses import SpdxLicenses, cyclonedx_choice
 from .merge import OS_ECOSYSTEMS, FoundPackage
 
 FORMATS = ("cyclonedx", "spdx", "json")
-_licensing = get_spdx_licensing()
 
 
 def image_purl(report: ImageReport, registry_host: str) -> str:
@@ -47,6 +46,16 @@ def _properties(found: FoundPackage) -> list[Property]:
     return properties
 
 
+def cyclonedx_licenses(declared: tuple[str, ...]) -> list[License]:
+    choice = cyclonedx_choice(declared)
+    if choice.expression is not None:
+        return [LicenseExpression(choice.expression)]
+    return [
+        DisjunctiveLicense(id=value) if kind == "id" else DisjunctiveLicense(name=value)
+        for kind, value in choice.licences
+    ]
+
+
 def cyclonedx_bom(report: ImageReport, registry_host: str) -> tuple[Bom, list[Component]]:
     """The BOM, and the component of each package in inventory order (for attaching vulnerabilities)."""
     details = report.details
@@ -61,7 +70,6 @@ def cyclonedx_bom(report: ImageReport, registry_host: str) -> tuple[Bom, list[Co
         properties=[Property(name="regscout:platform", value=details.platform)],
     )
     bom.metadata.component = root
-    factory = LicenseFactory()
     components: list[Component] = []
     package_components: list[Component] = []
     if report.inventory.os is not None:
@@ -87,7 +95,7 @@ def cyclonedx_bom(report: ImageReport, registry_host: str) -> tuple[Bom, list[Co
             version=package.version or None,
             purl=purl,
             bom_ref=f"{package.purl}#{number}",
-            licenses=[factory.make_from_string(text) for text in package.licenses if text.strip()],
+            licenses=cyclonedx_licenses(package.licenses),
             properties=_properties(found),
         )
         bom.components.add(component)
@@ -102,24 +110,13 @@ def cyclonedx(report: ImageReport, registry_host: str) -> str:
     return str(JsonV1Dot6(bom).output_as_string(indent=2))
 
 
-def spdx_license(texts: tuple[str, ...]) -> str:
-    """A valid SPDX expression for the declared licences, or NOASSERTION."""
-    if not texts:
-        return "NOASSERTION"
-    expression = " AND ".join(f"({t})" if " " in t.strip() else t.strip() for t in texts if t.strip())
-    try:
-        parsed = _licensing.parse(expression, validate=True, strict=True)
-    except (ExpressionError, ValueError, TypeError):
-        return "NOASSERTION"
-    return str(parsed) if parsed is not None else "NOASSERTION"
-
-
 def _spdx_id(text: str) -> str:
     return "SPDXRef-" + re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:120]
 
 
 def spdx(report: ImageReport, registry_host: str) -> str:
     details = report.details
+    licenses = SpdxLicenses()
     image_id = "SPDXRef-Image"
     packages: list[dict[str, Any]] = [
         {
@@ -150,7 +147,7 @@ def spdx(report: ImageReport, registry_host: str) -> str:
                 "versionInfo": os.version_id or "",
                 "downloadLocation": "NOASSERTION",
                 "filesAnalyzed": False,
-                "primaryPackagePurpose": "OPERATING-SYSTEM",
+                "primaryPackagePurpose": "OPERATING_SYSTEM",
             }
         )
         relationships.append(
@@ -166,7 +163,7 @@ def spdx(report: ImageReport, registry_host: str) -> str:
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": False,
             "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": spdx_license(package.licenses),
+            "licenseDeclared": licenses.declared(package.licenses),
             "copyrightText": "NOASSERTION",
             "primaryPackagePurpose": "LIBRARY",
             "sourceInfo": f"found in {package.location}, layer {found.layer.index} ({found.layer.diff_id})",
@@ -174,8 +171,6 @@ def spdx(report: ImageReport, registry_host: str) -> str:
                 {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": package.purl}
             ],
         }
-        if package.licenses and entry["licenseDeclared"] == "NOASSERTION":
-            entry["licenseComments"] = "declared: " + "; ".join(package.licenses)
         packages.append(entry)
         relationships.append({"spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id})
     document = {
@@ -191,6 +186,8 @@ def spdx(report: ImageReport, registry_host: str) -> str:
         "packages": packages,
         "relationships": relationships,
     }
+    if licenses.extracted:
+        document["hasExtractedLicensingInfos"] = licenses.extracted_licensing_infos()
     return json.dumps(document, indent=2)
 
 

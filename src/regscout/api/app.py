@@ -14,6 +14,7 @@ from .. import __version__
 from ..analysis.tarwalk import LayerFormatError
 from ..registries.errors import RegistryError
 from ..registries.reference import InvalidReference
+from ..report.writer import ReportError
 from ..runtime import Runtime
 from ..scanning.config import worker_name
 from ..scanning.jobs import JobError, JobNotFound
@@ -49,6 +50,21 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (RegistryError, status.HTTP_502_BAD_GATEWAY),
     (SecretKeyError, status.HTTP_500_INTERNAL_SERVER_ERROR),
 ]
+
+
+def problem(
+    status_code: int, title: str, detail: Exception | str, type_: str = "about:blank", **extra: str
+) -> JSONResponse:
+    """An RFC 9457 problem document; `detail` and `error` as every other regscout error body has them."""
+    body = {
+        "type": type_,
+        "title": title,
+        "status": status_code,
+        "detail": redact(str(detail)),
+        "error": type(detail).__name__ if isinstance(detail, Exception) else "InternalError",
+        **extra,
+    }
+    return JSONResponse(body, status_code=status_code, media_type="application/problem+json")
 
 
 @asynccontextmanager
@@ -113,6 +129,24 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
             return JSONResponse(body, status_code=code)
 
         app.add_exception_handler(error_type, handler)
+
+    async def report_failed(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ReportError)
+        return problem(
+            500,
+            "The report could not be written",
+            exc,
+            type_="/problems/report-failed",
+            image=exc.image,
+            format=exc.format,
+        )
+
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this answer, so the server log gets the traceback; the client gets no internals.
+        return problem(500, "Internal Server Error", f"unexpected {type(exc).__name__}; the server log has the details")
+
+    app.add_exception_handler(ReportError, report_failed)
+    app.add_exception_handler(Exception, unexpected)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

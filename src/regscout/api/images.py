@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from ..analysis.sbom import native, render
+from ..report.writer import rendered
 from .deps import RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
@@ -40,4 +41,6 @@ async def image_sbom(
     format: Annotated[Literal["cyclonedx", "spdx", "json"], Query()] = "cyclonedx",
 ) -> Response:
     resolved, report = await rt.images.analyze(ref, registry=registry, platform=platform)
-    return Response(render(report, format, resolved.reference.registry_host), media_type=MEDIA_TYPES[format])
+    host = resolved.reference.registry_host
+    image = f"{host}/{report.details.repository}@{report.details.digest}"
+    return Response(rendered(image, format, lambda: render(report, format, host)), media_type=MEDIA_TYPES[format])

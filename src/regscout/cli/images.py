@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +13,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 
 from ..analysis.image import ImageReport, ProgressCallback
+from ..report.writer import rendered
 from ..runtime import Runtime
 from ..services.images import ResolvedImage
-from .output import console, err_console, handle_errors, print_json
+from .output import check_output, console, emit, err_console, handle_errors, print_json
 
 RefArg = Annotated[str, typer.Argument(help="host[:port]/repository:tag or …@sha256:…")]
 RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Integration whose credentials to use")]
@@ -56,13 +56,14 @@ def sbom(
 
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
+    check_output(output)
     resolved, report = analyze_with_progress(ref, registry, platform)
-    document = render(report, fmt, resolved.reference.registry_host)
-    if output is None:
-        sys.stdout.write(document + "\n")
-    else:
-        output.write_text(document + "\n")
-        err_console.print(f"wrote {fmt} SBOM of {report.details.repository}@{report.details.digest} to {output}")
+    host = resolved.reference.registry_host
+    image = f"{host}/{report.details.repository}@{report.details.digest}"
+    document = rendered(image, fmt, lambda: render(report, fmt, host) + "\n")
+    emit(document, output, image=image, fmt=fmt)
+    if output is not None:
+        err_console.print(f"wrote the {fmt} SBOM of {image} to {output}")
     stats = report.stats
     err_console.print(
         f"{len(report.inventory.packages)} packages; {stats.layers} layers, {stats.layers_from_cache} from cache, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -59,3 +61,25 @@ def serve(
 def version() -> None:
     """Print the version."""
     print(__version__)
+
+
+def main() -> None:
+    """The console entry point: an error no command anticipated is still one line on stderr and exit 1, never a
+    traceback (REGSCOUT_DEBUG=1 shows it)."""
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("REGSCOUT_DEBUG") == "1":
+            raise
+        from rich.markup import escape
+
+        from ..secrets import redact
+        from .output import err_console
+
+        err_console.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(redact(str(exc)))} "
+            "(REGSCOUT_DEBUG=1 shows where; please report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -6,14 +6,17 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..analysis.tarwalk import LayerFormatError
 from ..jsonable import plain
 from ..registries.errors import RegistryError
+from ..report.writer import ReportError, write_atomically
 from ..scanning.jobs import JobError, JobNotFound
 from ..scanning.manual import NotIntegrated
 from ..scanning.syncs import SyncNotFound
@@ -34,17 +37,42 @@ EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 EXIT_REGISTRY = 4
 EXIT_CONFLICT = 5
+EXIT_REPORT = 6
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def json_text(value: Any) -> str:
+    return json.dumps(plain(value), indent=2, sort_keys=True) + "\n"
+
+
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(plain(value), indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(json_text(value))
+
+
+def check_output(output: Path | None) -> None:
+    """Refuse an --output that can never be written before any image is pulled (ValueError: exit 2)."""
+    if output is None:
+        return
+    if output.is_dir():
+        raise ValueError(f"--output {output} is a directory; name a file")
+    parent = output.parent
+    if not parent.is_dir():
+        raise ValueError(f"--output {output}: the directory {parent} does not exist")
+
+
+def emit(text: str, output: Path | None, *, image: str, fmt: str) -> None:
+    """A finished document to stdout, or to a file that is replaced whole or not at all."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomically(output, text, image=image, fmt=fmt)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {redact(message)}", highlight=False, markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -67,6 +95,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), EXIT_REGISTRY)
         except (IntegrationError, RegistryError, LayerFormatError) as exc:
             fail(str(exc), EXIT_REGISTRY)
+        except ReportError as exc:
+            fail(str(exc), EXIT_REPORT)
         except SecretKeyError as exc:
             fail(str(exc), 1)
 

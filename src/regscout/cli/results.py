@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..report.writer import rendered
 from ..runtime import Runtime
-from .output import EXIT_NOT_FOUND, console, fail, handle_errors, print_json
+from ..vulndb.matcher import Finding
+from .output import EXIT_NOT_FOUND, console, emit, fail, handle_errors, json_text, print_json
 
 app = typer.Typer(help="Stored scan results.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
@@ -42,13 +44,19 @@ def show(digest: str, as_json: JsonFlag = False) -> None:
     findings = Runtime.from_env().results.findings(digest)
     if findings is None:
         fail(f"no stored result for {digest}; `regscout results list` shows them", EXIT_NOT_FOUND)
+    fmt = "json" if as_json else "table"
+    emit(rendered(digest, fmt, lambda: _findings_text(findings, as_json)), None, image=digest, fmt=fmt)
+
+
+def _findings_text(findings: list[Finding], as_json: bool) -> str:
     if as_json:
-        print_json([asdict(f) for f in findings])
-        return
+        return json_text([asdict(f) for f in findings])
     table = Table("package", "vulnerability", "severity", "status", "installed", "fixed")
     for f in findings:
         table.add_row(f.package, f.id, f.severity, f.fix_state, f.version, ", ".join(f.fixed_versions) or "—")
-    console.print(table)
+    with console.capture() as captured:
+        console.print(table)
+    return captured.get()
 
 
 @app.command("changes")

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from ..analysis.sbom import render as render_sbom
 from ..report import FORMATS, filter_findings, parse_severities
-from ..report.cyclonedx_vulns import render_cyclonedx
-from ..report.json_report import render_json
-from ..report.sarif import render_sarif
-from ..report.table import render_table
+from ..report.writer import rendered
 from ..runtime import Runtime
 from .images import PlatformOpt, RefArg, RegistryOpt, progress_bars
-from .output import console, err_console
+from .output import check_output, console, emit, err_console
 
 
 def image(
@@ -32,8 +27,11 @@ def image(
     platform: PlatformOpt = None,
 ) -> None:
     """Scan an image for known vulnerabilities; the result is stored per image digest."""
+    from ..report.formats import render_report  # the writers' libraries load only when a report is written
+
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
+    check_output(output)
     severities = parse_severities(severity)
     runtime = Runtime.from_env()
     if runtime.vulndb.is_empty():
@@ -45,23 +43,11 @@ def image(
         outcome = asyncio.run(runtime.scans.scan(ref, registry=registry, platform=platform, progress=progress))
     shown = filter_findings(outcome.findings, severities, ignore_unfixed)
     host = outcome.resolved.reference.registry_host
-    if fmt == "table" and output:
-        with output.open("w") as handle:
-            render_table(Console(file=handle, width=200), outcome.report, shown, host)
-    elif fmt == "table":
-        render_table(console, outcome.report, shown, host)
-    else:
-        text = {
-            "json": lambda: render_json(outcome.report, shown, host),
-            "sarif": lambda: render_sarif(outcome.report, shown, host),
-            "cyclonedx": lambda: render_cyclonedx(outcome.report, shown, host),
-            "spdx": lambda: render_sbom(outcome.report, "spdx", host),
-        }[fmt]()
-        if output:
-            output.write_text(text + "\n")
-        else:
-            sys.stdout.write(text + "\n")
+    image = f"{host}/{outcome.report.details.repository}@{outcome.report.details.digest}"
+    table_console = Console(width=200, color_system=None) if output else console
+    text = rendered(image, fmt, lambda: render_report(fmt, outcome.report, shown, host, table_console))
+    emit(text, output, image=image, fmt=fmt)
     if output:
-        err_console.print(f"wrote the {fmt} report to {output}")
+        err_console.print(f"wrote the {fmt} report of {image} to {output}")
     if exit_code and shown:
         raise typer.Exit(exit_code)
