@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .scanning.scheduler import Scheduler
     from .scanning.syncs import SyncRunner
     from .scanning.tracked import TrackedImages
+    from .services.credential_sets import CredentialSets
     from .services.images import ImageService
     from .services.integrations import IntegrationService
     from .services.scan import ScanService
@@ -65,6 +66,12 @@ class Runtime:
         service = IntegrationService(self.db, self.box)
         service.on_delete.append(self._integration_deleted)
         return service
+
+    @cached_property
+    def credential_sets(self) -> CredentialSets:
+        from .services.credential_sets import CredentialSets
+
+        return CredentialSets(self.integrations)
 
     def _integration_deleted(self, session: Session, integration_id: int, name: str) -> None:
         # Not integrated any more: nothing of it is scanned (the schedule row goes with the integration's row).

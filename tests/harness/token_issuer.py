@@ -92,7 +92,7 @@ def grant_access(account: Account | None, scopes: Iterable[str], *, anonymous_pu
         rtype, name, wanted = parsed
         if rtype == "repository" or rtype.startswith("repository("):
             anonymous = {"pull"} if anonymous_pull else set()
-            allowed = set(account.actions) if account is not None else anonymous
+            allowed = set(account.actions_on(name)) if account is not None else anonymous
             granted = [a for a in wanted if a in allowed or "*" in allowed]
         elif rtype == "registry" and name == "catalog":
             ok = account is not None and account.catalog

@@ -23,6 +23,7 @@ from ..scanning.manual import NotIntegrated
 from ..scanning.metrics import JobMetrics
 from ..scanning.syncs import SyncNotFound
 from ..secrets import SecretKeyError, redact
+from ..services.credential_sets import InvalidCredentialSet
 from ..services.integrations import (
     ConnectionTestFailed,
     IntegrationError,
@@ -42,6 +43,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (JobError, status.HTTP_409_CONFLICT),
     (IntegrationExists, status.HTTP_409_CONFLICT),
     (InvalidIntegration, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (InvalidCredentialSet, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (TokenError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (ConnectionTestFailed, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (InvalidReference, status.HTTP_422_UNPROCESSABLE_CONTENT),

@@ -198,3 +198,43 @@ def add_image(name: str, body: AddImage, rt: RuntimeDep, _: TokenDep) -> dict[st
         "reference": added.reference,
         "jobs": [{"id": e.job_id, "created": e.created} for e in added.jobs],
     }
+
+
+class CredentialSetCreate(BaseModel):
+    pattern: str = Field(min_length=1, max_length=300, description="Repositories this set is for: team/*, team/app")
+    username: str | None = None
+    password: SecretStr = Field(description="Password or token; write-only")
+
+
+@router.get("/registries/{name}/credentials")
+def list_credential_sets(name: str, rt: RuntimeDep, _: TokenDep) -> list[dict[str, Any]]:
+    """The credential sets of an integration in match order; secrets are never returned."""
+    return list(plain(rt.credential_sets.list(name)))
+
+
+@router.post("/registries/{name}/credentials", status_code=status.HTTP_201_CREATED)
+async def add_credential_set(
+    name: str,
+    body: CredentialSetCreate,
+    rt: RuntimeDep,
+    _: TokenDep,
+    test: Annotated[bool, Query(description="Test the set before saving")] = True,
+) -> dict[str, Any]:
+    secret = Secret(body.password.get_secret_value())
+    view, result = await rt.credential_sets.add(name, body.pattern, body.username, secret, test=test)
+    return {"credential_set": plain(view), "test": plain(result)}
+
+
+@router.post("/registries/{name}/credentials/test")
+async def test_credential_set(
+    name: str, rt: RuntimeDep, _: TokenDep, pattern: Annotated[str, Query(description="The set's pattern")]
+) -> dict[str, Any]:
+    return dict(plain(await rt.credential_sets.test(name, pattern)))
+
+
+@router.delete("/registries/{name}/credentials", status_code=status.HTTP_204_NO_CONTENT)
+def remove_credential_set(
+    name: str, rt: RuntimeDep, _: TokenDep, pattern: Annotated[str, Query(description="The set's pattern")]
+) -> Response:
+    rt.credential_sets.remove(name, pattern)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

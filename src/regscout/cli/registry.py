@@ -22,9 +22,11 @@ from ..secrets import Secret
 from ..selection import PullSettings
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView
 from ..services.sync import SyncPlan
+from . import credentials
 from .output import STATUS_STYLE, console, err_console, fail, handle_errors, print_json
 
 app = typer.Typer(help="Manage registry integrations.", no_args_is_help=True)
+app.add_typer(credentials.app, name="credentials")
 
 TYPES_HELP = "Registry type: " + ", ".join(sorted(REGISTRY_TYPES))
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
@@ -627,3 +629,59 @@ def types(as_json: JsonFlag = False) -> None:
     for entry in entries:
         table.add_row(entry["type"], entry["label"], ", ".join(entry["auth"]), entry["least_rights"])
     console.print(table)
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    docker_config: Annotated[
+        Path | None, typer.Option("--docker-config", help="A Docker config.json (e.g. ~/.docker/config.json)")
+    ] = None,
+    kube_secret: Annotated[
+        Path | None,
+        typer.Option(
+            "--kube-secret", help="A kubernetes.io/dockerconfigjson Secret manifest (kubectl get secret -o yaml)"
+        ),
+    ] = None,
+    allow_helpers: Annotated[
+        bool, typer.Option("--allow-helpers", help="Run the docker-credential-* helpers the config names")
+    ] = False,
+    prefix: Annotated[str, typer.Option("--prefix", help="Put this before every integration name")] = "",
+    no_test: Annotated[bool, typer.Option("--no-test", help="Save without testing")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create one integration per registry host of existing pull credentials, its type recognised from the host
+    (docker.io, ghcr.io, quay.io, *.azurecr.io, …); each is tested and saved only when it connects. Exit 4 if
+    any host failed."""
+    from ..services.importing import RegistryImporter, docker_config_source, kube_secret_sources
+
+    if (docker_config is None) == (kube_secret is None):
+        fail("give one of --docker-config FILE and --kube-secret FILE", 2)
+    path = docker_config or kube_secret
+    assert path is not None
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", 2)
+    sources = [docker_config_source(text, str(path))] if docker_config else kube_secret_sources(text, str(path))
+    runtime = Runtime.from_env()
+    results = asyncio.run(
+        RegistryImporter(runtime.integrations).run(
+            sources, allow_helpers=allow_helpers, test=not no_test, prefix=prefix
+        )
+    )
+    if as_json:
+        print_json(results)
+    else:
+        table = Table("host", "type", "integration", "result", "detail")
+        style = {"created": "green", "failed": "red", "skipped": "yellow"}
+        for result in results:
+            detail = result.message
+            if result.test is not None and result.test.hint and result.outcome == "failed":
+                detail += f" — {result.test.hint}"
+            table.add_row(
+                result.host, result.type, result.name or "—", f"[{style[result.outcome]}]{result.outcome}[/]", detail
+            )
+        console.print(table)
+    if any(result.outcome == "failed" for result in results):
+        raise typer.Exit(4)

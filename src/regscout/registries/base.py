@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -57,6 +58,21 @@ class AdapterOptions(BaseModel):
             ):
                 raise ValueError(f"{name!r} is not a valid repository name (lower case, / separated)")
         return value
+
+
+def http_url(value: str | None, example: str) -> str | None:
+    """An option's http(s) URL without its trailing slash; None stays None."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL such as {example}")
+    return value.rstrip("/")
+
+
+def comma_list(value: Any) -> Any:
+    """A list option given as `a,b` on the command line: split, stripped, empties dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -159,15 +175,18 @@ class RegistryAdapter:
 
     def __init__(self, config: RegistryConfig, client_options: ClientOptions | None = None) -> None:
         self.config = config
-        self.options = self.options_model.model_validate(config.options)
+        username = config.credentials.username if config.credentials else None
+        self.options = self.options_model.model_validate(config.options, context={"username": username})
         self.platform = Platform.parse(self.options.platform)
         self.client = RegistryClient(config.url, config.credentials, config.tls, client_options)
         self._manifests: dict[str, ImageManifest | ImageIndex] = {}
         self._configs: dict[str, dict[str, Any]] = {}
 
     @classmethod
-    def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:
-        return cls.options_model.model_validate(options).model_dump(exclude_defaults=True)
+    def validate_options(cls, options: dict[str, Any], username: str | None = None) -> dict[str, Any]:
+        """The options as stored; `username` (None: anonymous) lets a type default what the account implies."""
+        validated = cls.options_model.model_validate(options, context={"username": username})
+        return validated.model_dump(exclude_defaults=True)
 
     async def __aenter__(self) -> Self:
         return self

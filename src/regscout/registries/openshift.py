@@ -27,6 +27,8 @@ from .base import (
     Rights,
     RightsReport,
     TagRef,
+    comma_list,
+    http_url,
     parse_time,
 )
 from .distribution import ClientOptions
@@ -50,17 +52,12 @@ class OpenShiftOptions(AdapterOptions):
     @field_validator("api_url")
     @classmethod
     def _valid_api_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.cluster:6443")
-        return value.rstrip("/")
+        return http_url(value, "https://api.cluster:6443")
 
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: Any) -> Any:
-        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        return comma_list(value)
 
     @field_validator("namespaces")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -69,3 +70,14 @@ def parse_reference(text: str) -> ImageReference:
     if (host is None or host in DOCKER_HUB_HOSTS) and "/" not in rest:
         rest = f"library/{rest}"
     return ImageReference(host, rest, tag, digest)
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address (with or without a port): Docker treats those as plain-HTTP registries."""
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from .artifactory import ArtifactoryRegistry
 from .base import RegistryAdapter
 from .dockerhub import DockerHubRegistry
 from .generic import GenericRegistry
+from .ghcr import GhcrRegistry
+from .gitlab import GitLabRegistry
+from .harbor import HarborRegistry
+from .nexus import NexusRegistry
 from .openshift import OpenShiftRegistry
+from .quay import QuayRegistry
 from .redhat import RedHatRegistry
 
-REGISTRY_TYPES: dict[str, type[RegistryAdapter]] = {
-    adapter.type_name: adapter for adapter in (GenericRegistry, DockerHubRegistry, RedHatRegistry, OpenShiftRegistry)
-}
+# One entry per line, so that a new type is a one-line change here.
+_ADAPTERS: tuple[type[RegistryAdapter], ...] = (
+    GenericRegistry,
+    DockerHubRegistry,
+    RedHatRegistry,
+    OpenShiftRegistry,
+    HarborRegistry,
+    QuayRegistry,
+    GhcrRegistry,
+    GitLabRegistry,
+    NexusRegistry,
+    ArtifactoryRegistry,
+)
+
+REGISTRY_TYPES: dict[str, type[RegistryAdapter]] = {adapter.type_name: adapter for adapter in _ADAPTERS}
 
 
 class UnknownRegistryType(ValueError):

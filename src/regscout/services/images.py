@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,7 +14,7 @@ from ..registries.auth import Credentials, TlsSettings
 from ..registries.distribution import ClientOptions, RegistryClient
 from ..registries.docker_config import docker_config_credentials
 from ..registries.manifest import Platform
-from ..registries.reference import DOCKER_HUB_HOSTS, ImageReference, parse_reference
+from ..registries.reference import DOCKER_HUB_HOSTS, ImageReference, is_loopback_host, parse_reference
 from ..registries.types import adapter_class
 from .integrations import IntegrationError, IntegrationService
 
@@ -35,16 +34,6 @@ def _host_of(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     return f"{host}:{parts.port}" if parts.port else host
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _same_registry(a: str, b: str) -> bool:
@@ -81,9 +70,12 @@ class ImageService:
             )
         wanted = Platform.parse(platform) if platform else None
         if candidates:
-            config, options = self.integrations.connection(candidates[0].name)
+            config, options = self.integrations.connection(candidates[0].name, reference.repository)
             # The type's options give the default platform; no client is opened here (analyze opens one).
-            type_options = adapter_class(config.type).options_model.model_validate(config.options)
+            username = config.credentials.username if config.credentials else None
+            type_options = adapter_class(config.type).options_model.model_validate(
+                config.options, context={"username": username}
+            )
             chosen = wanted or Platform.parse(type_options.platform)
             return ResolvedImage(
                 reference,
@@ -95,7 +87,7 @@ class ImageService:
                 options if options is not None and options.requests_per_second else None,
             )
         credentials, _note = docker_config_credentials(host)
-        scheme = "http" if _is_loopback(host) else "https"
+        scheme = "http" if is_loopback_host(host) else "https"
         return ResolvedImage(
             reference,
             f"{scheme}://{host}",

@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from ..registries.auth import Credentials, TlsSettings
 from ..registries.base import ConnectionResult, RegistryAdapter, RegistryConfig, RepositoryListing
 from ..registries.distribution import ClientOptions
+from ..registries.generic import GenericRegistry
 from ..registries.types import REGISTRY_TYPES, UnknownRegistryType, adapter_class
 from ..secrets import Secret, SecretBox
 from ..selection import PullSettings
 from ..store.db import Database
-from ..store.models import Integration
+from ..store.models import Integration, IntegrationCredential
+from .credential_sets import literal_repository, load_sets, matching
 
 AuthKind = Literal["anonymous", "password", "token"]
 
@@ -230,7 +232,7 @@ class IntegrationService:
 
     def get(self, name: str) -> IntegrationView:
         with self.db.session() as session:
-            return _view(self._row(session, name))
+            return _view(self.find_row(session, name))
 
     def by_id(self, integration_id: int) -> IntegrationView:
         """The integration with this database id (jobs keep the id: a rename does not orphan them)."""
@@ -243,15 +245,15 @@ class IntegrationService:
     def identify(self, name: str) -> tuple[int, IntegrationView]:
         """The integration's database id with its view (jobs refer to integrations by id)."""
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self.find_row(session, name)
             return row.id, _view(row)
 
     def pull_settings(self, name: str) -> PullSettings:
         with self.db.session() as session:
-            return pull_settings_of(self._row(session, name))
+            return pull_settings_of(self.find_row(session, name))
 
     @staticmethod
-    def _row(session: Session, name: str) -> Integration:
+    def find_row(session: Session, name: str) -> Integration:
         row = session.scalar(select(Integration).where(Integration.name == name))
         if row is None:
             raise IntegrationNotFound(f"no registry integration named {name!r}; `regscout registry list` shows them")
@@ -272,14 +274,19 @@ class IntegrationService:
         credentials = Credentials(username or "", secret) if secret is not None else None
         return RegistryConfig(type_name, url, credentials, TlsSettings(not insecure, ca_pem), options)
 
-    def connection(self, name: str) -> tuple[RegistryConfig, ClientOptions | None]:
-        """How to reach the integration's registry: URL, credentials, TLS, type options, client options."""
+    def connection(self, name: str, repository: str | None = None) -> tuple[RegistryConfig, ClientOptions | None]:
+        """How to reach the integration's registry: URL, credentials, TLS, type options, client options. For a
+        repository that a credential set's pattern matches, that set's credentials."""
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self.find_row(session, name)
             secret = self.box.decrypt(row.secret_ciphertext) if row.secret_ciphertext else None
             config = self._config(
                 row.type, row.url, row.username, secret, row.tls_insecure, row.ca_pem, dict(row.options or {})
             )
+            if repository is not None:
+                chosen = matching(load_sets(session, row.id, self.box), repository)
+                if chosen is not None:
+                    config = replace(config, credentials=chosen.credentials)
             return config, self.client_options_for(pull_settings_of(row))
 
     def adapter(self, name: str) -> RegistryAdapter:
@@ -310,7 +317,7 @@ class IntegrationService:
         if auth == "anonymous" and data.secret is not None:
             raise InvalidIntegration("a password or token was given with anonymous auth")
         try:
-            options = cls.validate_options(dict(data.options or {}))
+            options = cls.validate_options(dict(data.options or {}), data.username if auth != "anonymous" else None)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise InvalidIntegration(f"invalid options for type {data.type}: {problems}") from None
@@ -356,7 +363,7 @@ class IntegrationService:
         """Change an integration. The connection is tested (if ``test``) only when more than the pull
         settings change; every change is validated before anything is saved."""
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self.find_row(session, name)
             pull = merge_pull(pull_settings_of(row), changes.pull) if changes.pull is not None else None
             secret = changes.secret
             if secret is None and row.secret_ciphertext:
@@ -388,7 +395,7 @@ class IntegrationService:
         if result is not None and result.status.value != "Connected":
             raise ConnectionTestFailed(result)
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self.find_row(session, name)
             if pull is not None:
                 row.pull_settings = pull.model_dump(mode="json")
             row.name = candidate.name
@@ -410,7 +417,7 @@ class IntegrationService:
     def delete(self, name: str) -> None:
         """Delete the integration; listeners (its jobs and schedule) act within the same transaction."""
         with self.db.session() as session:
-            row = self._row(session, name)
+            row = self.find_row(session, name)
             for listener in self.on_delete:
                 listener(session, row.id, row.name)
             session.delete(row)
@@ -419,14 +426,36 @@ class IntegrationService:
         async with self.adapter(name) as adapter:
             result = await adapter.test()
         with self.db.session() as session:
-            _record_result(self._row(session, name), result)
+            _record_result(self.find_row(session, name), result)
         return result
 
     async def browse(
         self, name: str, *, with_tags: bool = False, repositories: list[str] | None = None
     ) -> list[RepositoryListing]:
-        async with self.adapter(name) as adapter:
-            return await adapter.browse(repositories, with_tags=with_tags)
+        """The integration's repositories (and tags). Repositories that a credential set is for are listed with
+        that set's credentials through the registry's own API; a set for one exact repository adds it."""
+        config, options = self.connection(name)
+        with self.db.session() as session:
+            sets = load_sets(session, self.find_row(session, name).id, self.box)
+        async with adapter_class(config.type)(config, options) as adapter:
+            if not sets:
+                return await adapter.browse(repositories, with_tags=with_tags)
+            names = repositories if repositories is not None else [r async for r in adapter.list_repositories()]
+            if repositories is None:
+                names += [r for s in sets if (r := literal_repository(s.pattern.text)) and r not in names]
+            groups: dict[int, list[str]] = {}
+            for repository in names:
+                chosen = matching(sets, repository)
+                groups.setdefault(-1 if chosen is None else sets.index(chosen), []).append(repository)
+            listings = await adapter.browse(groups.pop(-1, []), with_tags=with_tags)
+        for index, members in groups.items():
+            own = RegistryConfig(
+                GenericRegistry.type_name, config.url, sets[index].credentials, config.tls, {"repositories": members}
+            )
+            async with GenericRegistry(own, options) as generic:
+                listings += await generic.browse(members, with_tags=with_tags)
+        order = {repository: position for position, repository in enumerate(names)}
+        return sorted(listings, key=lambda listing: order.get(listing.name, len(order)))
 
     def rotate_secrets(self, new_box: SecretBox) -> int:
         """Re-encrypt every stored credential under new_box's first key, in one transaction."""
@@ -435,6 +464,9 @@ class IntegrationService:
             for row in session.scalars(select(Integration).where(Integration.secret_ciphertext.is_not(None))):
                 assert row.secret_ciphertext is not None
                 row.secret_ciphertext = new_box.rotate(row.secret_ciphertext)
+                count += 1
+            for extra in session.scalars(select(IntegrationCredential)):
+                extra.secret_ciphertext = new_box.rotate(extra.secret_ciphertext)
                 count += 1
         return count
 

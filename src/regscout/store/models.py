@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,6 +78,31 @@ class Integration(Base):
 
     def __repr__(self) -> str:
         return f"Integration(name={self.name!r}, type={self.type!r}, url={self.url!r})"
+
+
+class IntegrationCredential(Base):
+    """Registry credentials for the repositories of an integration whose names match `pattern` (the pull-rule
+    pattern syntax, repository part only); used for them instead of the integration's own. Ordered by
+    `position`: the first matching set wins."""
+
+    __tablename__ = "integration_credentials"
+    __table_args__ = (UniqueConstraint("integration_id", "pattern"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    pattern: Mapped[str] = mapped_column(String(300), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    username: Mapped[str | None] = mapped_column(String(200))
+    secret_ciphertext: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str | None] = mapped_column(String(40))
+    status_message: Mapped[str | None] = mapped_column(Text)
+    status_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    def __repr__(self) -> str:
+        return f"IntegrationCredential(pattern={self.pattern!r}, username={self.username!r})"
 
 
 class ApiToken(Base):
