@@ -1,13 +1,29 @@
-"""The GitLab container registry (gitlab.com and self-managed), listed through GitLab's REST API.
+"""The GitLab container registry (gitlab.com and self-managed), listed through GitLab's APIs.
 
-GitLab's registry has a catalog only for administrators, so repositories come from the Container
-Registry API: per group (`/groups/:id/registry/repositories`, subgroups included), per project, or for
-every project the token is a member of with at least Reporter. Tag names come from the same API, one
-request per 100 tags. The API's per-tag detail (digest, `created_at`) costs one request per tag, so it is
-not used: digests, platforms and build times come from the registry itself (manifest and config), as for
-any registry. Rights come from the token's own description (`/personal_access_tokens/self`: scopes), its
-memberships (`/self/associations`, or per-project `permissions`), and what the registry's token service
-grants (the JWT probe).
+GitLab's registry has a catalog only for administrators, so repositories come from the REST Container
+Registry API (`/api/v4`): per group (`/groups/:id/registry/repositories`, subgroups included), per project,
+or for every project the token is a member of with at least Reporter.
+
+Tags come from GitLab's GraphQL API (`POST /api/graphql`, the API GitLab's own registry UI uses):
+`containerRepository(id:) { tags }` gives each tag's `digest`, `mediaType`, `createdAt` and `publishedAt`,
+so browsing sends no manifest GET except for image indexes, whose platforms GraphQL does not give. The
+`tags` connection pages by at most 20 (`max_page_size: 20` in `ContainerRepositoryDetailsType`); a larger
+`first` is cut to 20 without an error, and on registries with the metadata database the cursor then points
+past everything that was asked for, so the tags in between would be lost: regscout asks for 20 and treats a
+short page that is not the last as a reason to use REST instead. What the times mean depends on the
+registry (`ContainerRepository#transform_tags_page`, `ContainerRegistry::Tag#created_at`):
+
+* with the metadata database (GitLab.com; self-managed when enabled), `publishedAt` is the tag's last push
+  and `createdAt` its first; there is no build time, so the push time stands in (`created_source = push`);
+* without it, `publishedAt` and `mediaType` are null and `createdAt` is the image config's `created`, which
+  GitLab reads from the registry itself: a build time (`created_source = build`), null for an index.
+
+Where GraphQL is missing or refuses (an old GitLab without these fields, the endpoint blocked, a token it does
+not take, errors in the answer's `errors` array, which GraphQL sends with HTTP 200), tags come from the REST
+API as before, names only, 100 a request, with digests, platforms and build times from the registry's
+manifests and configs. Rights come from the token's own description (`/personal_access_tokens/self`:
+scopes), its memberships (`/self/associations`, or per-project `permissions`), and what the registry's token
+service grants (the JWT probe).
 """
 
 from __future__ import annotations
@@ -18,13 +34,25 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote, urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
 from .auth import Credentials, granted_actions
-from .base import AdapterOptions, RegistryAdapter, RegistryConfig, Rights, RightsReport, TagRef, comma_list, http_url
+from .base import (
+    AdapterOptions,
+    RegistryAdapter,
+    RegistryConfig,
+    Rights,
+    RightsReport,
+    TagInfo,
+    TagRef,
+    comma_list,
+    http_url,
+    parse_time,
+)
 from .distribution import ClientOptions
 from .errors import (
     AccessDeniedError,
@@ -36,12 +64,24 @@ from .errors import (
     TLSError,
     UnreachableError,
 )
+from .manifest import INDEX_TYPES, ImageIndex
 from .vendor_api import VendorApi, next_link
 
 log = logging.getLogger(__name__)
 
 DEFAULT_USERNAME = "regscout"  # GitLab ignores the user name of access tokens; Basic needs one
 PAGE_SIZE = 100  # the REST API's maximum per_page
+# The GraphQL tags connection's max_page_size (app/graphql/types/container_registry/
+# container_repository_details_type.rb). Asking for more is cut to this silently, and with the metadata
+# database the cursor then skips what lay between: never ask for more.
+GRAPHQL_PAGE_SIZE = 20
+TAGS_QUERY = (
+    "query RegscoutTags($id: ContainerRepositoryID!, $first: Int!, $after: String) {"
+    " containerRepository(id: $id) {"
+    " tags(first: $first, after: $after) {"
+    " pageInfo { hasNextPage endCursor }"
+    " nodes { name digest mediaType createdAt publishedAt } } } }"
+)
 NEEDED_SCOPES = frozenset({"read_api", "read_registry"})
 # Scopes that cannot change anything; any other scope (api, write_registry, sudo, ...) is treated as write.
 READ_SCOPES = NEEDED_SCOPES | {
@@ -119,6 +159,11 @@ class GitLabOptions(AdapterOptions):
         default="private-token",
         description="How the token goes to the API: PRIVATE-TOKEN header (access tokens) or Bearer (OAuth tokens)",
     )
+    graphql: bool = Field(
+        default=True,
+        description="List tags through GitLab's GraphQL API (digests and times in the list, no manifest reads per "
+        "tag); false: through the REST API, with digests and times from the registry",
+    )
 
     @field_validator("api_url")
     @classmethod
@@ -156,6 +201,43 @@ class Repository:
     project_id: int
     path: str
     location: str
+
+
+@dataclass(frozen=True)
+class GraphQLTag:
+    """A tag as GitLab's GraphQL API describes it. `created` is `createdAt`: the image's build time on a
+    registry without the metadata database, the tag's first push with it; `published` is `publishedAt`, the
+    tag's last push (metadata database only)."""
+
+    name: str
+    digest: str | None
+    media_type: str | None
+    created: datetime | None
+    published: datetime | None
+
+    @classmethod
+    def from_api(cls, node: Any) -> GraphQLTag | None:
+        name = node.get("name") if isinstance(node, dict) else None
+        if not isinstance(name, str) or not name:
+            return None
+        digest, media_type = node.get("digest"), node.get("mediaType")
+        return cls(
+            name,
+            digest if isinstance(digest, str) and digest else None,
+            media_type if isinstance(media_type, str) and media_type else None,
+            parse_time(node.get("createdAt")),
+            parse_time(node.get("publishedAt")),
+        )
+
+
+class GraphQLRefused(Exception):
+    """GraphQL cannot list these tags. `session`: nor any others (the endpoint, the token or the query is
+    refused), so the rest of the session uses REST; otherwise only this repository does."""
+
+    def __init__(self, reason: str, *, session: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.session = session
 
 
 @dataclass(frozen=True)
@@ -197,6 +279,11 @@ class GitLabRegistry(RegistryAdapter):
         self._repositories: dict[str, Repository] = {}
         self._keyset: bool | None = None
         self._keyset_lock = asyncio.Lock()
+        # GraphQL for tags: None until the first answer decides, False (with the reason) once refused
+        self._graphql: bool | None = None if self.options.graphql else False
+        self._graphql_off = "" if self.options.graphql else "turned off (-o graphql=false)"
+        self._graphql_lock = asyncio.Lock()
+        self._graphql_tags: dict[str, dict[str, GraphQLTag]] = {}  # repository -> tag -> what GraphQL said
 
     # ---- GitLab API -------------------------------------------------------------------------
 
@@ -355,7 +442,20 @@ class GitLabRegistry(RegistryAdapter):
             if len(tags) >= 10:
                 break
         text = f"listed the container registry of {where}; read {len(tags)} tag(s) of {first} from the registry"
-        return text + self._location_note(first)
+        return f"{text}; {await self._listing_path(first)}{self._location_note(first)}"
+
+    async def _listing_path(self, path: str) -> str:
+        """Which way tags will be listed, found with one GraphQL request for one tag of `path`."""
+        repository = self._repositories.get(path)
+        if repository is not None:
+            try:
+                await self._graphql_page(repository, 1, None)
+            except GraphQLRefused as refusal:
+                return f"tags are listed through the REST API, digests and times read from the registry ({refusal})"
+            return (
+                f"tags are listed through GitLab's GraphQL API, with digests and times, {GRAPHQL_PAGE_SIZE} a request"
+            )
+        return "tags are listed through the REST API, digests and times read from the registry"
 
     def _location_note(self, path: str) -> str:
         """GitLab says where its registry is; a different host means the integration's URL is another one."""
@@ -662,6 +762,12 @@ class GitLabRegistry(RegistryAdapter):
         known = self._repositories.get(repository)
         if known is None:
             return await super().list_tags(repository)  # a configured repository: /v2/ tags/list
+        if self._graphql is not False:
+            try:
+                return await self._graphql_list(known)
+            except GraphQLRefused as refusal:
+                log.info("%s: tags listed through the REST API instead of GraphQL: %s", repository, refusal)
+        self._graphql_tags.pop(repository, None)  # nothing from an earlier listing may describe these
         path = f"projects/{known.project_id}/registry/repositories/{known.id}/tags"
         try:
             return [TagRef(name) for name in await self._tag_names(path)]
@@ -674,6 +780,96 @@ class GitLabRegistry(RegistryAdapter):
                     hint="It was deleted after it was listed; list the repositories again",
                 ) from None
             raise self._api_error(error, f"list the tags of {repository}") from None
+
+    async def describe(self, repository: str, ref: TagRef) -> TagInfo:
+        """From the GraphQL tag list: an index's manifest is read for its platforms (by digest, once per
+        digest), nothing else. Tags that list did not describe (REST, configured repositories, no digest or
+        no time) go the registry's way: manifest, then config."""
+        tag = self._graphql_tags.get(repository, {}).get(ref.name)
+        if tag is None or tag.digest is None or (tag.published is None and tag.created is None):
+            return await super().describe(repository, ref)
+        pushed = tag.published
+        # With the metadata database createdAt is the tag's first push, not a build time: the last push stands in.
+        source: Literal["build", "push"] = "push" if pushed is not None else "build"
+        created = pushed if pushed is not None else tag.created
+        media_type = tag.media_type
+        platforms: tuple[str, ...] = ()
+        if media_type in INDEX_TYPES:
+            try:
+                index = await self._manifest(repository, tag.digest)
+            except RegistryError as error:
+                return TagInfo(repository, ref.name, tag.digest, pushed=pushed, error=error.describe())
+            media_type = index.media_type
+            if isinstance(index, ImageIndex):
+                platforms = tuple(str(platform) for platform in index.platforms())
+        return TagInfo(repository, ref.name, tag.digest, media_type, platforms, created, source, pushed)
+
+    # ---- GraphQL ----------------------------------------------------------------------------
+
+    async def _graphql_list(self, repository: Repository) -> list[TagRef]:
+        """Every tag of a repository, 20 a request; nothing is kept unless every page came."""
+        found: dict[str, GraphQLTag] = {}
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page, following = await self._graphql_page(repository, GRAPHQL_PAGE_SIZE, cursor)
+            for tag in page:
+                found.setdefault(tag.name, tag)
+            if following is None:
+                break
+            if following in seen:
+                raise GraphQLRefused(f"GraphQL's tag pages of {repository.path} loop", session=False)
+            seen.add(following)
+            cursor = following
+        self._graphql_tags[repository.path] = found
+        return [TagRef(tag.name, tag.digest, tag.published) for tag in found.values()]
+
+    async def _graphql_page(
+        self, repository: Repository, first: int, after: str | None
+    ) -> tuple[list[GraphQLTag], str | None]:
+        """One page of tags and the cursor of the next (None after the last). The first answer of the session
+        decides, under a lock, whether GraphQL is used at all."""
+        if self._graphql is None:
+            async with self._graphql_lock:
+                if self._graphql is None:
+                    page = await self._graphql_request(repository, first, after)
+                    self._graphql = True
+                    return page
+        if self._graphql is False:
+            raise GraphQLRefused(f"GraphQL: {self._graphql_off}", session=True)
+        return await self._graphql_request(repository, first, after)
+
+    async def _graphql_request(
+        self, repository: Repository, first: int, after: str | None
+    ) -> tuple[list[GraphQLTag], str | None]:
+        try:
+            return await self._graphql_call(repository, first, after)
+        except GraphQLRefused as refusal:
+            if refusal.session and self._graphql is not False:
+                self._graphql, self._graphql_off = False, refusal.reason
+                log.info("GitLab's GraphQL API is not used for tags in this session: %s", refusal.reason)
+            raise
+
+    async def _graphql_call(
+        self, repository: Repository, first: int, after: str | None
+    ) -> tuple[list[GraphQLTag], str | None]:
+        api = await self._vendor()
+        if not api.base_url.endswith("/api/v4"):
+            raise GraphQLRefused("api_url does not end in /api/v4, so GraphQL's address is unknown", session=True)
+        url = api.base_url[: -len("/v4")] + "/graphql"
+        variables = {"id": f"gid://gitlab/ContainerRepository/{repository.id}", "first": first, "after": after}
+        try:
+            data, _ = await api.call("POST", url, json_body={"query": TAGS_QUERY, "variables": variables})
+        except RegistryError as error:
+            if isinstance(error, RateLimitedError | TLSError | UnreachableError):
+                raise self._api_error(error, f"list the tags of {repository.path}") from None
+            status = error.http_status
+            if isinstance(error, ProtocolError) or (status is not None and 400 <= status < 500):
+                raise GraphQLRefused(f"GitLab's GraphQL API answered {_status_text(error)}", session=True) from None
+            raise GraphQLRefused(f"GitLab's GraphQL API failed: {error.message}", session=False) from None
+        return _graphql_tags_page(data, repository.path, first)
+
+    # ---- REST tag names ---------------------------------------------------------------------
 
     async def _tag_names(self, path: str) -> list[str]:
         """Keyset pages where GitLab has them (GitLab.com, registries with the metadata database), else
@@ -727,6 +923,55 @@ def _repository(item: dict[str, Any]) -> Repository | None:
         return None
     location = item.get("location")
     return Repository(rid, pid, path, location if isinstance(location, str) else "")
+
+
+def _status_text(error: RegistryError) -> str:
+    return f"HTTP {error.http_status}" if error.http_status else error.message
+
+
+def _graphql_messages(errors: Any) -> str:
+    messages = [str(e.get("message")) for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    return "; ".join(messages)[:300]
+
+
+def _graphql_tags_page(data: Any, path: str, asked: int) -> tuple[list[GraphQLTag], str | None]:
+    """One GraphQL answer: HTTP 200 even when it failed, with the failure in `errors`. No `data` at all is a
+    refused query (validation, authentication); `containerRepository` or `tags` null is a failure for this
+    repository (GitLab could not reach its registry, the repository is not visible)."""
+    if not isinstance(data, dict):
+        raise GraphQLRefused("GitLab's GraphQL API answered with something that is not a GraphQL answer", session=True)
+    errors = _graphql_messages(data.get("errors"))
+    body = data.get("data")
+    if not isinstance(body, dict):
+        raise GraphQLRefused(f"GitLab's GraphQL API refused the query: {errors or 'no data'}", session=True)
+    repository = body.get("containerRepository")
+    tags = repository.get("tags") if isinstance(repository, dict) else None
+    if not isinstance(tags, dict):
+        what = "repository" if not isinstance(repository, dict) else "tags"
+        detail = f": {errors}" if errors else ""
+        raise GraphQLRefused(f"GitLab's GraphQL API gave no {what} for {path}{detail}", session=False)
+    nodes, page_info = tags.get("nodes"), tags.get("pageInfo")
+    if not isinstance(nodes, list) or not isinstance(page_info, dict):
+        raise GraphQLRefused("GitLab's GraphQL API answered tags without nodes or pageInfo", session=True)
+    page = [GraphQLTag.from_api(node) for node in nodes]
+    parsed = [tag for tag in page if tag is not None]
+    if len(parsed) != len(page):
+        detail = f" ({errors})" if errors else ""
+        raise GraphQLRefused(f"GitLab's GraphQL API left out tags of {path}{detail}", session=False)
+    if errors:
+        log.info("GitLab's GraphQL API, tags of %s: %s", path, errors)  # field errors; those tags get read
+    more = page_info.get("hasNextPage") is True
+    cursor = page_info.get("endCursor")
+    if not more:
+        return parsed, None
+    if not isinstance(cursor, str) or not cursor:
+        raise GraphQLRefused(f"GitLab's GraphQL API announced more tags of {path} without a cursor", session=False)
+    if len(nodes) < asked:
+        # A cap below what was asked: with the metadata database the cursor would skip the tags in between.
+        raise GraphQLRefused(
+            f"GitLab's GraphQL API answered {len(nodes)} of {asked} tags on a page that is not the last", session=True
+        )
+    return parsed, cursor
 
 
 def _tag_name(item: Any) -> str:

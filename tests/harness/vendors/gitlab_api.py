@@ -36,13 +36,36 @@ Built from GitLab's published API description and the endpoint code behind it (r
   needs Reporter; a disabled registry is refused (403); invisible groups and projects are ``404 … Not
   Found``.
 
+* GraphQL (``POST /api/graphql``, also ``GET`` with ``query``/``variables`` parameters), only the query
+  regscout sends: ``containerRepository(id: "gid://gitlab/ContainerRepository/<id>") { tags(first:, after:)
+  { pageInfo { … } nodes { … } } }``. Sources: ``doc/api/graphql/reference/_index.md``
+  (``ContainerRepositoryDetails.tags``, ``ContainerRepositoryTag``: ``name``/``path``/``location`` non-null,
+  ``digest``, ``mediaType``, ``revision``, ``shortRevision``, ``totalSize`` (BigInt, a string),
+  ``createdAt``, ``publishedAt``); ``app/graphql/types/container_registry/container_repository_details_type.rb``
+  (``max_page_size: 20``); ``app/graphql/resolvers/container_repository_tags_resolver.rb`` and
+  ``lib/gitlab/graphql/pagination/externally_paginated_array_connection.rb``: with the metadata database
+  (``keyset_tags``) the registry is asked for ``first`` tags after the tag named by ``after``, the answer
+  keeps the first ``min(first, 20)`` of them and ``endCursor`` is the registry's next-page marker, the
+  last tag it sent; without it the whole list is a graphql-ruby array connection (cursors are base64
+  positions, pages of at most 20). ``app/models/container_repository.rb`` (``transform_tags_page``) and
+  ``lib/container_registry/tag.rb``: with the metadata database ``createdAt`` is the tag's first push,
+  ``publishedAt`` its last, ``mediaType`` set; without it ``publishedAt`` and ``mediaType`` are null and
+  ``createdAt`` is the image config's ``created`` (null for an index, which has no config).
+  ``app/controllers/graphql_controller.rb``, ``lib/gitlab/auth/request_authenticator.rb``: the same
+  ``PRIVATE-TOKEN`` or Bearer as REST, only tokens with ``api`` or ``read_api`` (deploy tokens and
+  others: ``401 {"errors": [{"message": "Invalid token"}]}``), anonymous callers see public data;
+  failures of a query come as HTTP 200 with an ``errors`` array (no ``data`` for a query that does not
+  validate, ``null`` where a field failed). An object the caller may not read is ``null``.
+
 Rate limiting answers ``429`` with ``Retry-After`` and the ``RateLimit-*`` headers and the plain-text
 body ``Retry later`` (``doc/security/rate_limits.md``). Every request is recorded with its raw
-(still URL-encoded) path.
+(still URL-encoded) path, GraphQL requests with their body too.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -54,9 +77,34 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from ..httpserver import HarnessHTTPServer, QuietHandler
 
-__all__ = ["DEVELOPER", "GUEST", "MAINTAINER", "OWNER", "REPORTER", "APIRequest", "GitLabAPI", "GitLabToken"]
+__all__ = [
+    "DEVELOPER",
+    "GRAPHQL_PATH",
+    "GUEST",
+    "MAINTAINER",
+    "OWNER",
+    "REPORTER",
+    "TAG_FIELDS",
+    "APIRequest",
+    "GitLabAPI",
+    "GitLabToken",
+    "GraphQLFault",
+]
 
 PREFIX = "/api/v4"
+GRAPHQL_PATH = "/api/graphql"
+TAGS_MAX_PAGE_SIZE = 20  # ContainerRepositoryDetails.tags max_page_size
+# ContainerRepositoryTag fields this stand-in answers (not referrers, protection, userPermissions).
+TAG_FIELDS = frozenset(
+    {"name", "path", "location", "digest", "mediaType", "revision", "shortRevision", "totalSize", "createdAt",
+     "publishedAt"}
+)  # fmt: skip
+PAGE_INFO_FIELDS = frozenset({"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"})
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+INDEX_MEDIA_TYPES = frozenset(
+    {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
+)
+GraphQLFault = Literal["refused", "field_error", "no_repository", "unauthorized", "server_error"]
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
@@ -86,8 +134,10 @@ class GitLabToken:
 class _Tag:
     name: str
     digest: str
-    created_at: str
+    created_at: str  # GitLab's created_at: the build time without the metadata database, the first push with it
     total_size: int
+    published_at: str  # the last push (the metadata database's published_at)
+    media_type: str
 
 
 @dataclass
@@ -128,6 +178,7 @@ class APIRequest:
     private_token: str | None
     authorization: str | None
     status: int
+    body: Any = None  # a GraphQL request's JSON ({"query", "variables"})
 
 
 @dataclass
@@ -161,8 +212,12 @@ def _insufficient_scope(scopes: frozenset[str]) -> Answer:
 
 class GitLabAPI:
     """A GitLab on 127.0.0.1. ``url`` is the API root (the adapter's ``api_url``); ``registry_host`` is what
-    ``location`` fields name. ``keyset_tags``: the registry has the metadata database (GitLab.com);
-    ``self_endpoint``: GitLab 15.5+; ``associations``: GitLab 17.4+."""
+    ``location`` fields name. ``keyset_tags``: the registry has the metadata database (GitLab.com), which
+    also decides what GraphQL's tag fields hold; ``self_endpoint``: GitLab 15.5+; ``associations``: GitLab
+    17.4+. ``graphql``: False for no ``/api/graphql`` (404: an old GitLab, or blocked on the way);
+    ``tag_fields``: the ``ContainerRepositoryTag`` fields this GitLab has (an older one lacks ``mediaType``:
+    the query then does not validate); ``tags_max_page_size``: the tags connection's cap. ``graphql_fault``
+    makes it fail in GitLab's ways."""
 
     def __init__(
         self,
@@ -171,11 +226,18 @@ class GitLabAPI:
         keyset_tags: bool = True,
         self_endpoint: bool = True,
         associations: bool = True,
+        graphql: bool = True,
+        tag_fields: frozenset[str] = TAG_FIELDS,
+        tags_max_page_size: int = TAGS_MAX_PAGE_SIZE,
     ) -> None:
         self.registry_host = registry_host
         self.keyset_tags = keyset_tags
         self.self_endpoint = self_endpoint
         self.associations = associations
+        self.graphql = graphql
+        self.tag_fields = tag_fields
+        self.tags_max_page_size = tags_max_page_size
+        self._graphql_faults: list[tuple[GraphQLFault, int]] = []
         self._lock = threading.Lock()
         self._groups: dict[str, _Group] = {}
         self._projects: dict[str, _Project] = {}
@@ -221,11 +283,16 @@ class GitLabAPI:
         digest: str,
         *,
         created_at: str = "2024-01-06T16:49:51.272+00:00",
+        published_at: str | None = None,
+        media_type: str = OCI_MANIFEST,
         total_size: int = 1024,
     ) -> None:
+        """``created_at``: GitLab's ``created_at`` of the tag (a build time, or with the metadata database its
+        first push); ``published_at``: its last push, by default ``created_at`` (never pushed again)."""
         self.add_repository(project, repository)
+        entry = _Tag(tag, digest, created_at, total_size, published_at or created_at, media_type)
         with self._lock:
-            self._projects[project].repositories[repository].tags[tag] = _Tag(tag, digest, created_at, total_size)
+            self._projects[project].repositories[repository].tags[tag] = entry
 
     def add_token(self, value: str, token: GitLabToken) -> None:
         with self._lock:
@@ -236,6 +303,28 @@ class GitLabAPI:
         """Answer the next ``times`` requests whose raw path matches ``path_regex`` with 429."""
         with self._lock:
             self._throttles.append(_Throttle(times, retry_after, re.compile(path_regex)))
+
+    def graphql_fault(self, kind: GraphQLFault, times: int = 1_000_000) -> None:
+        """Answer the next ``times`` GraphQL requests as GitLab does when ``kind`` goes wrong:
+
+        * ``refused``: the query does not validate here (HTTP 200, ``errors``, no ``data``), as on a GitLab
+          that lacks a field, or one that refuses the operation;
+        * ``field_error``: the tags field failed (HTTP 200, ``data.containerRepository.tags`` null and an
+          error at that path: GitLab could not reach its registry);
+        * ``no_repository``: ``data.containerRepository`` null (not visible to the caller);
+        * ``unauthorized``: ``401 {"errors": [{"message": "Invalid token"}]}``;
+        * ``server_error``: ``500 {"errors": [{"message": "Internal server error"}]}``.
+        """
+        with self._lock:
+            self._graphql_faults.append((kind, times))
+
+    def _take_graphql_fault(self) -> GraphQLFault | None:
+        with self._lock:
+            for index, (kind, remaining) in enumerate(self._graphql_faults):
+                if remaining > 0:
+                    self._graphql_faults[index] = (kind, remaining - 1)
+                    return kind
+        return None
 
     @property
     def requests(self) -> list[APIRequest]:
@@ -460,6 +549,117 @@ class GitLabAPI:
             headers["Link"] = f'<{following}>; rel="next"'
         return 200, [self._tag_json(repository, n) for n in chunk], headers
 
+    # -- GraphQL -------------------------------------------------------------------------------
+    def graphql_request(self, body: Any, private_token: str | None, authorization: str | None) -> Answer:
+        """``POST /api/graphql`` (``body``: the request's JSON) or ``GET`` (``body`` from the query string)."""
+        if not self.graphql:
+            return 404, {"error": "404 Not Found"}, {}
+        caller = self._caller(private_token, authorization)
+        token = caller.token if isinstance(caller, _Caller) else None
+        if not isinstance(caller, _Caller) or (token is not None and not READ_API & set(token.scopes)):
+            return 401, _gql_errors("Invalid token"), {}
+        fault = self._take_graphql_fault()
+        if fault == "unauthorized":
+            return 401, _gql_errors("Invalid token"), {}
+        if fault == "server_error":
+            return 500, _gql_errors("Internal server error"), {}
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return 200, _gql_errors("No query string was present"), {}
+        query: str = body["query"]
+        variables = body.get("variables") or {}
+        if not isinstance(variables, dict):
+            return 422, _gql_errors("Unexpected end of document"), {}
+        parsed = _parse_tags_query(query, variables, self.tag_fields)
+        if isinstance(parsed, dict):
+            return 200, parsed, {}
+        if fault == "refused":
+            return 200, _gql_errors("Query has complexity of 301, which exceeds max complexity of 250"), {}
+        if fault == "no_repository":
+            return 200, {"data": {"containerRepository": None}}, {}
+        if fault == "field_error":
+            message = (
+                "Can't connect to the Container Registry. If this error persists, please review the "
+                "troubleshooting documentation."
+            )
+            error = {
+                "message": message,
+                "locations": [{"line": 1, "column": 1}],
+                "path": ["containerRepository", "tags"],
+            }
+            return 200, {"data": {"containerRepository": {"tags": None}}, "errors": [error]}, {}
+        with self._lock:
+            repository = self._repository_by_gid(parsed.repository_id)
+            if repository is None or not self._reads_registry(caller, repository.project):
+                return 200, {"data": {"containerRepository": None}}, {}
+            connection = self._tags_connection(repository, parsed)
+        if isinstance(connection, tuple):
+            return connection
+        return 200, {"data": {"containerRepository": {"tags": connection}}}, {}
+
+    def _repository_by_gid(self, gid: int) -> _Repository | None:
+        for project in self._projects.values():
+            for repository in project.repositories.values():
+                if repository.id == gid:
+                    return repository
+        return None
+
+    def _tags_connection(self, repository: _Repository, query: _TagsQuery) -> dict[str, Any] | Answer:
+        names = sorted(repository.tags)
+        cap = self.tags_max_page_size
+        first = None if query.first is None else max(query.first, 0)
+        limit = cap if first is None else min(first, cap)  # graphql-ruby caps `first` at max_page_size
+        if self.keyset_tags:
+            # The resolver asks the registry for `first` tags after the tag named `after`; the connection keeps
+            # the first `limit` of them, and its cursors are the registry's page markers.
+            after = query.after or ""
+            remaining = [n for n in names if n > after]
+            asked = first if first else 100  # the registry's default page size
+            registry_page = remaining[:asked]
+            kept = registry_page[:limit]
+            end = registry_page[-1] if registry_page and len(remaining) > len(registry_page) else None
+            start = registry_page[0] if query.after and registry_page else None
+            page_info = {"hasNextPage": end is not None, "hasPreviousPage": start is not None,
+                         "startCursor": start, "endCursor": end}  # fmt: skip
+        else:
+            # A graphql-ruby array connection over every tag: cursors are base64 positions.
+            offset = 0
+            if query.after:
+                try:
+                    offset = int(base64.urlsafe_b64decode(query.after + "=" * (-len(query.after) % 4)).decode())
+                except (binascii.Error, UnicodeDecodeError, ValueError):
+                    return 200, _gql_errors(f"Invalid cursor: {query.after}"), {}
+            kept = names[offset : offset + limit]
+            page_info = {
+                "hasNextPage": len(names) > offset + limit,
+                "hasPreviousPage": offset > 0,
+                "startCursor": _position_cursor(offset + 1) if kept else None,
+                "endCursor": _position_cursor(offset + len(kept)) if kept else None,
+            }
+        connection: dict[str, Any] = {}
+        if query.page_info:
+            connection["pageInfo"] = {f: page_info[f] for f in query.page_info}
+        if query.nodes:
+            connection["nodes"] = [self._tag_node(repository, repository.tags[n], query.nodes) for n in kept]
+        return connection
+
+    def _tag_node(self, repository: _Repository, tag: _Tag, fields: tuple[str, ...]) -> dict[str, Any]:
+        metadata = self.keyset_tags
+        index = tag.media_type in INDEX_MEDIA_TYPES
+        values: dict[str, Any] = {
+            "name": tag.name,
+            "path": f"{repository.path}:{tag.name}",
+            "location": f"{self.registry_host}/{repository.path}:{tag.name}",
+            "digest": tag.digest,
+            "mediaType": tag.media_type if metadata else None,
+            "revision": None,  # the config digest, which this stand-in does not know
+            "shortRevision": None,
+            "totalSize": str(tag.total_size),  # BigInt: a string
+            # Without the metadata database, GitLab reads createdAt from the image config, which an index lacks.
+            "createdAt": tag.created_at if metadata or not index else None,
+            "publishedAt": tag.published_at if metadata else None,
+        }
+        return {f: values[f] for f in fields}
+
     # -- routes --------------------------------------------------------------------------------
     def handle(self, method: str, raw_path: str, query: dict[str, list[str]], caller: _Caller) -> Answer:
         if method != "GET":
@@ -631,6 +831,100 @@ class GitLabAPI:
         return self._offset_page(raw_path, query, repositories)
 
 
+@dataclass(frozen=True)
+class _TagsQuery:
+    repository_id: int
+    first: int | None
+    after: str | None
+    page_info: tuple[str, ...]
+    nodes: tuple[str, ...]
+
+
+_GQL_REPOSITORY = re.compile(r"\bcontainerRepository\s*\(\s*id\s*:\s*(\$\w+|\"[^\"]*\")\s*\)\s*\{")
+_GQL_TAGS = re.compile(r"\btags\s*(?:\(([^)]*)\))?\s*\{")
+_GQL_ARGUMENT = re.compile(r"(\w+)\s*:\s*(\$\w+|\"[^\"]*\"|-?\d+|null)")
+_GQL_SELECTION = r"\b{}\s*\{{([^{{}}]*)\}}"
+_GQL_NAME = re.compile(r"[A-Za-z_]\w*")
+_GID = re.compile(r"gid://gitlab/ContainerRepository/(\d+)")
+
+
+def _gql_errors(message: str, **extra: Any) -> dict[str, Any]:
+    return {"errors": [{"message": message, **extra}]}
+
+
+def _position_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(str(position).encode()).decode().rstrip("=")
+
+
+def _location(query: str, index: int) -> dict[str, int]:
+    line = query.count("\n", 0, index) + 1
+    return {"line": line, "column": index - (query.rfind("\n", 0, index) + 1) + 1}
+
+
+def _gql_value(raw: str, variables: dict[str, Any]) -> Any:
+    if raw.startswith("$"):
+        return variables.get(raw[1:])
+    return None if raw == "null" else json.loads(raw)
+
+
+def _parse_tags_query(query: str, variables: dict[str, Any], tag_fields: frozenset[str]) -> _TagsQuery | dict[str, Any]:
+    """The one operation this stand-in answers, read with a few patterns (no GraphQL engine): the
+    ``containerRepository`` id, the ``tags`` arguments and the fields under ``pageInfo`` and ``nodes``. What it
+    cannot read is refused as GitLab refuses a query that does not validate: HTTP 200, ``errors``, no ``data``."""
+    operation = re.match(r"\s*(?:query\s*(\w+)?)?", query)
+    name = f"query {operation.group(1)}" if operation and operation.group(1) else "query"
+    if re.match(r"\s*(mutation|subscription)\b", query):
+        return _gql_errors("this stand-in answers only the containerRepository tags query")
+    repository = _GQL_REPOSITORY.search(query)
+    tags = _GQL_TAGS.search(query, repository.end()) if repository else None
+    if repository is None or tags is None:
+        return _gql_errors("this stand-in answers only containerRepository(id:) { tags { pageInfo nodes } }")
+    arguments = {k: _gql_value(v, variables) for k, v in _GQL_ARGUMENT.findall(tags.group(1) or "")}
+    unknown = set(arguments) - {"first", "after", "last", "before", "sort", "name", "referrers", "referrerType"}
+    if unknown:
+        field = sorted(unknown)[0]
+        return _gql_errors(
+            f"Field 'tags' doesn't accept argument '{field}'",
+            locations=[_location(query, tags.start())],
+            path=[name, "containerRepository", "tags", field],
+            extensions={"code": "argumentNotAccepted", "name": "tags", "typeName": "Field", "argumentName": field},
+        )
+    gid = _gql_value(repository.group(1), variables)
+    matched = _GID.fullmatch(gid) if isinstance(gid, str) else None
+    if matched is None:
+        problem = f'"{gid}" does not represent an instance of ContainerRepository'
+        return _gql_errors(
+            "Variable $id of type ContainerRepositoryID! was provided invalid value",
+            locations=[_location(query, repository.start())],
+            extensions={"value": gid, "problems": [{"path": [], "explanation": problem}]},
+        )
+    first, after = arguments.get("first"), arguments.get("after")
+    if (first is not None and not isinstance(first, int)) or (after is not None and not isinstance(after, str)):
+        return _gql_errors("Argument 'first' on Field 'tags' has an invalid value")
+    body = query[tags.end() :]
+    if re.search(r"\bedges\b", body):
+        return _gql_errors("this stand-in answers tags { pageInfo nodes }, not edges")
+    selections: dict[str, tuple[str, ...]] = {}
+    for selection, allowed, type_name in (
+        ("pageInfo", PAGE_INFO_FIELDS, "PageInfo"),
+        ("nodes", tag_fields, "ContainerRepositoryTag"),
+    ):
+        found = re.search(_GQL_SELECTION.format(selection), body)
+        fields = tuple(_GQL_NAME.findall(found.group(1))) if found else ()
+        for field in fields:
+            if field not in allowed and field != "__typename":
+                assert found is not None
+                at = tags.end() + found.start(1) + found.group(1).index(field)
+                return _gql_errors(
+                    f"Field '{field}' doesn't exist on type '{type_name}'",
+                    locations=[_location(query, at)],
+                    path=[name, "containerRepository", "tags", selection, field],
+                    extensions={"code": "undefinedField", "typeName": type_name, "fieldName": field},
+                )
+        selections[selection] = tuple(f for f in fields if f != "__typename")
+    return _TagsQuery(int(matched.group(1)), first, after, selections["pageInfo"], selections["nodes"])
+
+
 def _flag(query: dict[str, list[str]], name: str) -> bool:
     return query.get(name, ["false"])[0].lower() in ("true", "1", "yes")
 
@@ -638,14 +932,18 @@ def _flag(query: dict[str, list[str]], name: str) -> bool:
 def _make_handler(api: GitLabAPI) -> type[QuietHandler]:
     class Handler(QuietHandler):
         def _serve(self) -> None:
-            self.read_body()
+            raw = self.read_body()
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
             private_token = self.headers.get("PRIVATE-TOKEN")
             authorization = self.headers.get("Authorization")
+            graphql = parts.path == GRAPHQL_PATH and self.command in ("GET", "POST")
+            body: Any = None
+            if graphql:
+                body = _graphql_body(self.command, raw, query)
             rule = api._throttled(parts.path)
             if rule is not None:
-                api._record(APIRequest(self.command, parts.path, query, private_token, authorization, 429))
+                api._record(APIRequest(self.command, parts.path, query, private_token, authorization, 429, body))
                 headers = {
                     "Retry-After": rule.retry_after,
                     "RateLimit-Name": "throttle_authenticated_api",
@@ -655,15 +953,33 @@ def _make_handler(api: GitLabAPI) -> type[QuietHandler]:
                 }
                 self.send_bytes(429, b"Retry later\n", headers, content_type="text/plain")
                 return
-            caller = api._caller(private_token, authorization)
-            if isinstance(caller, _Caller):
-                status, body, headers = api.handle(self.command, parts.path, query, caller)
+            if graphql:
+                status, answer, headers = api.graphql_request(body, private_token, authorization)
             else:
-                status, body, headers = caller
+                caller = api._caller(private_token, authorization)
+                if isinstance(caller, _Caller):
+                    status, answer, headers = api.handle(self.command, parts.path, query, caller)
+                else:
+                    status, answer, headers = caller
             # Recorded before answering, so a test sees every request its client got an answer to.
-            api._record(APIRequest(self.command, parts.path, query, private_token, authorization, status))
-            self.send_bytes(status, json.dumps(body).encode(), headers)
+            api._record(APIRequest(self.command, parts.path, query, private_token, authorization, status, body))
+            self.send_bytes(status, json.dumps(answer).encode(), headers)
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 
     return Handler
+
+
+def _graphql_body(method: str, raw: bytes, query: dict[str, list[str]]) -> Any:
+    """The GraphQL request: the JSON body of a POST, or the ``query``/``variables`` parameters of a GET."""
+    if method == "GET":
+        variables: Any = query.get("variables", ["{}"])[0]
+        try:
+            variables = json.loads(variables) if variables else {}
+        except ValueError:
+            variables = None
+        return {"query": query.get("query", [""])[0], "variables": variables}
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None
