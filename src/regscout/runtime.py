@@ -16,6 +16,9 @@ from .settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from .harbor_scanner.metadata import Metadata
+    from .harbor_scanner.registrations import Registrations
+    from .harbor_scanner.scans import HarborScans
     from .results.service import Change, ResultsService
     from .scanning.config import JobConfig
     from .scanning.jobs import JobStore
@@ -96,7 +99,30 @@ class Runtime:
 
         service = VulnDBService(self.db)
         service.on_change.append(self.rematch)
+        service.on_change.append(self._vulndb_changed)
         return service
+
+    def _vulndb_changed(self) -> None:
+        if "harbor_metadata" in self.__dict__:  # only where it was built: its update times are now stale
+            self.harbor_metadata.invalidate()
+
+    @cached_property
+    def harbor_registrations(self) -> Registrations:
+        from .harbor_scanner.registrations import Registrations
+
+        return Registrations(self.db)
+
+    @cached_property
+    def harbor_scans(self) -> HarborScans:
+        from .harbor_scanner.scans import HarborScans
+
+        return HarborScans(self.db, self.box, self.jobs, self.harbor_registrations)
+
+    @cached_property
+    def harbor_metadata(self) -> Metadata:
+        from .harbor_scanner.metadata import Metadata
+
+        return Metadata(self.vulndb)
 
     @cached_property
     def results(self) -> ResultsService:
@@ -155,7 +181,7 @@ class Runtime:
     def job_scanner(self) -> JobScanner:
         from .scanning.scanner import JobScanner
 
-        return JobScanner(self.scans, self.tracked)
+        return JobScanner(self.scans, self.tracked, self.harbor_scans)
 
     def notify_workers(self) -> None:
         """Jobs were queued or requeued: wake the embedded workers, or send Celery a message per runnable job."""

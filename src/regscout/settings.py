@@ -13,6 +13,14 @@ def _default_home() -> Path:
     return base / "regscout"
 
 
+def _prefix(value: str) -> str:
+    """A URL path prefix: '' (the root) or '/a/b' without a trailing slash."""
+    stripped = value.strip().strip("/")
+    if any(part in ("", ".", "..") for part in stripped.split("/")) and stripped:
+        raise ValueError(f"REGSCOUT_HARBOR_PREFIX {value!r} is not a URL path such as /harbor")
+    return f"/{stripped}" if stripped else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -21,6 +29,7 @@ class Settings:
     bind_host: str
     bind_port: int
     log_level: str
+    harbor_prefix: str = "/harbor"  # where Harbor's scanner API is served: the base URL Harbor is given ends here
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,6 +42,7 @@ class Settings:
             bind_host=os.environ.get("REGSCOUT_HOST", "127.0.0.1"),
             bind_port=int(os.environ.get("REGSCOUT_PORT", "8080")),
             log_level=os.environ.get("REGSCOUT_LOG_LEVEL", "INFO").upper(),
+            harbor_prefix=_prefix(os.environ.get("REGSCOUT_HARBOR_PREFIX", "/harbor")),
         )
 
     @property

@@ -24,7 +24,7 @@ from tests.harness.validators import (
 )
 
 from .cli_support import CliEnv
-from .test_matching import record
+from .test_matching import write_debian_records
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +51,9 @@ def pushed(fresh_debian: Path, registry_anonymous: RunningRegistry) -> str:
 def cli(tmp_path_factory: pytest.TempPathFactory, fresh_debian: Path) -> CliEnv:
     """A home whose vulnerability data affects three source packages of the image, one with a fix."""
     env = CliEnv(tmp_path_factory.mktemp("home"))
-    sources = {"glibc", "e2fsprogs", "dpkg"}
     versions = {name: version for name, version, _ in dpkg_query_rows(fresh_debian, tmp_path_factory.mktemp("q"))}
     records = tmp_path_factory.mktemp("osv")
-    for number, source in enumerate(sorted(sources)):
-        fixed = [{"fixed": versions[source] + "+fix1"}] if source == "dpkg" else []
-        osv = record(
-            f"DEBIAN-CVE-2099-{number}",
-            "Debian:12",
-            source,
-            events=[{"introduced": "0"}, *fixed],
-            upstream=[f"CVE-2099-{number}"],
-            severity=[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
-        )
-        (records / f"{osv['id']}.json").write_text(json.dumps(osv))
+    write_debian_records(records, versions, sorted({"glibc", "e2fsprogs", "dpkg"}))
     env.run("db", "import", str(records), "--source", "fixtures")
     return env
 

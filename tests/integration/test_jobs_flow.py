@@ -240,6 +240,6 @@ def test_an_integration_that_harbor_manages_takes_no_images_by_hand(registry: Ru
         name="harbor", type="docker-registry", url=registry.url, options={"managed_by": "harbor"}
     )
     asyncio.run(rt.integrations.add(managed, test=False))
-    with pytest.raises(JobError, match="managed by harbor; add images there"):
+    with pytest.raises(JobError, match="managed by harbor: images come from there"):
         rt.manual.add("harbor", "alpine:3.19")
     assert rt.jobs.list() == []

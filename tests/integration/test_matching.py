@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,24 @@ def record(
         "affected": [affected],
         **extra,
     }
+
+
+def write_debian_records(directory: Path, versions: dict[str, str], sources: Iterable[str], **extra: Any) -> None:
+    """One critical Debian 12 record per source package, numbered CVE-2099-<n> in the order given; dpkg's has a
+    fix (its installed version + "+fix1"), the others none."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for number, source in enumerate(sources):
+        fixed = [{"fixed": versions[source] + "+fix1"}] if source == "dpkg" else []
+        osv = record(
+            f"DEBIAN-CVE-2099-{number}",
+            "Debian:12",
+            source,
+            events=[{"introduced": "0"}, *fixed],
+            upstream=[f"CVE-2099-{number}"],
+            severity=[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            **extra,
+        )
+        (directory / f"{osv['id']}.json").write_text(json.dumps(osv))
 
 
 OS_OSV_ALPINE = "ALPINE-CVE-2024-2000"

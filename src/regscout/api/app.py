@@ -12,6 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from .. import __version__
 from ..analysis.tarwalk import LayerFormatError
+from ..harbor_scanner import routes as harbor_scanner
+from ..harbor_scanner.metrics import HarborMetrics
+from ..harbor_scanner.registrations import RegistrationError, RegistrationNotFound
 from ..registries.errors import RegistryError
 from ..registries.reference import InvalidReference
 from ..report.writer import ReportError
@@ -33,17 +36,19 @@ from ..services.integrations import (
 )
 from ..services.tokens import TokenError
 from ..vulndb.scheduler import run_periodic_updates
-from . import images, jobs, registries, results, tokens, vulndb
+from . import harbor, images, jobs, registries, results, tokens, vulndb
 
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (IntegrationNotFound, status.HTTP_404_NOT_FOUND),
     (JobNotFound, status.HTTP_404_NOT_FOUND),
     (SyncNotFound, status.HTTP_404_NOT_FOUND),
     (NotIntegrated, status.HTTP_404_NOT_FOUND),
+    (RegistrationNotFound, status.HTTP_404_NOT_FOUND),
     (JobError, status.HTTP_409_CONFLICT),
     (IntegrationExists, status.HTTP_409_CONFLICT),
     (InvalidIntegration, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (InvalidCredentialSet, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (RegistrationError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (TokenError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (ConnectionTestFailed, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (InvalidReference, status.HTTP_422_UNPROCESSABLE_CONTENT),
@@ -156,6 +161,7 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
 
     registry = CollectorRegistry()
     registry.register(JobMetrics(runtime.db))
+    registry.register(HarborMetrics(runtime.db))
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def metrics() -> Response:
@@ -168,4 +174,6 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     app.include_router(images.router)
     app.include_router(results.router)
     app.include_router(vulndb.router)
+    app.include_router(harbor.router)
+    app.include_router(harbor_scanner.router(runtime.settings.harbor_prefix))
     return app

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import db, image_group, images, jobs, registry, results, secrets_cmd, tokens, worker
+from . import db, harbor, image_group, images, jobs, registry, results, secrets_cmd, tokens, worker
 from .output import handle_errors
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(registry.app, name="registry")
 app.add_typer(tokens.app, name="token")
+app.add_typer(harbor.app, name="harbor")
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(db.app, name="db")
 app.add_typer(results.app, name="results")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..analysis.tarwalk import LayerFormatError
+from ..harbor_scanner.registrations import RegistrationError, RegistrationNotFound
 from ..jsonable import plain
 from ..registries.errors import RegistryError
 from ..report.writer import ReportError, write_atomically
@@ -83,13 +84,13 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (IntegrationNotFound, JobNotFound, NotIntegrated, SyncNotFound) as exc:
+        except (IntegrationNotFound, JobNotFound, NotIntegrated, SyncNotFound, RegistrationNotFound) as exc:
             fail(str(exc), EXIT_NOT_FOUND)
         except JobError as exc:
             fail(str(exc), EXIT_CONFLICT)
         except IntegrationExists as exc:
             fail(str(exc), EXIT_CONFLICT)
-        except (InvalidIntegration, TokenError, ValueError) as exc:
+        except (InvalidIntegration, TokenError, RegistrationError, ValueError) as exc:
             fail(str(exc), EXIT_INVALID)
         except ConnectionTestFailed as exc:
             fail(str(exc), EXIT_REGISTRY)

@@ -18,6 +18,9 @@ from ..secrets import Secret
 class Credentials:
     username: str
     secret: Secret
+    # A bearer token that was already exchanged (Harbor sends one to its scanner): sent as it is, never
+    # exchanged again.
+    bearer: bool = False
 
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.secret.reveal()}".encode()

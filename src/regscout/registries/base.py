@@ -28,6 +28,10 @@ T = TypeVar("T")
 AuthKind = Literal["anonymous", "password", "token"]
 
 
+# Integrations that another system manages (Harbor's external-scanner registrations): their images come from there.
+MANAGED_BY_OPTION = "managed_by"
+
+
 class AdapterOptions(BaseModel):
     """Options every type accepts. Types extend this model with their own fields."""
 

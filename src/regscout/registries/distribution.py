@@ -398,6 +398,8 @@ class RegistryClient:
         await self._ensure_scheme()
         if self._challenge is None:
             return None
+        if self.credentials is not None and self.credentials.bearer:
+            return "Bearer " + self.credentials.secret.reveal()
         if self._challenge.scheme == "basic":
             return self.credentials.basic_header() if self.credentials else None
         return "Bearer " + (await self.token(scopes or [])).value

@@ -22,9 +22,10 @@ from ..store.jobs_models import JobAttempt, ScanJob
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled")
-TRIGGERS = ("manual", "schedule", "rescan", "data_update", "api")
+TRIGGERS = ("manual", "schedule", "rescan", "data_update", "api", "harbor")
 # Images a person asked for run before the thousands a schedule queued.
-PRIORITY = {"manual": 10, "api": 10, "rescan": 0, "schedule": 0, "data_update": 5}
+# Harbor waits on its scans with a deadline, as a person does.
+PRIORITY = {"manual": 10, "api": 10, "harbor": 10, "rescan": 0, "schedule": 0, "data_update": 5}
 REQUEUES = 3
 CLAIM_LOCK = 0x5247_5343_1000_0000  # + integration id: PostgreSQL advisory lock of one integration's claims
 _CLAIM_LOCK = threading.Lock()  # the same within this process (SQLite has no advisory locks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..registries.base import MANAGED_BY_OPTION
 from ..registries.reference import InvalidReference, parse_reference
 from ..selection import PullSettings
 from ..services.integrations import IntegrationService, pull_settings_of
@@ -13,9 +14,6 @@ from ..store.db import Database
 from ..store.models import Integration
 from .jobs import Enqueued, JobError, JobSpec, JobStore
 from .tracked import TrackedImages
-
-# Integrations that another system manages (Harbor's pluggable-scanner registration): images come from there.
-MANAGED_BY_OPTION = "managed_by"
 
 
 class NotIntegrated(JobError):
@@ -63,7 +61,10 @@ class ManualAdd:
     def add(self, integration: str, image: str, *, trigger: str = "manual", platforms: Sequence[str] = ()) -> Added:
         row_id, name, url, settings, managed_by = self._integration(integration)
         if managed_by:
-            raise JobError(f"integration {name!r} is managed by {managed_by}; add images there, not in regscout")
+            raise JobError(
+                f"integration {name!r} is managed by {managed_by}: images come from there (Harbor starts its scans); "
+                "they cannot be added in regscout"
+            )
         repository, reference = split_image(image, registry_host(url))
         for platform in platforms:
             PullSettings(platforms=[platform])  # the same validation as the settings

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..registries.base import MANAGED_BY_OPTION
 from ..services.sync import SyncPlan, SyncService
 from ..store.db import Database
 from ..store.jobs_models import ScanJob, SyncRun
@@ -117,6 +118,12 @@ class SyncRunner:
         """List, decide, record and queue. A registry that cannot be listed fails the sync with its error
         (recorded on the sync), and nothing is marked gone."""
         integration_id, view = self.planner.integrations.identify(name)
+        managed_by = view.options.get(MANAGED_BY_OPTION)
+        if managed_by:
+            raise JobError(
+                f"integration {view.name!r} is managed by {managed_by}: its scans start from Harbor "
+                "(a project's Scan, or Scan All); regscout does not sync or rescan it"
+            )
         sync_id = self._start(integration_id, view.name, trigger)
         try:
             plan = await self.planner.dry_run(name)

@@ -106,6 +106,12 @@ class ImageService:
         progress: ProgressCallback | None = None,
     ) -> tuple[ResolvedImage, ImageReport]:
         resolved = self.resolve(text, registry=registry, platform=platform)
+        return resolved, await self.analyze_resolved(resolved, progress=progress)
+
+    async def analyze_resolved(
+        self, resolved: ResolvedImage, *, progress: ProgressCallback | None = None
+    ) -> ImageReport:
+        """Analyse an image whose registry, credentials and platform are already known (a Harbor scan's)."""
         analyzer = ImageAnalyzer(self.analyzers, self.cache)
         options = resolved.client_options or self.client_options
         async with RegistryClient(resolved.base_url, resolved.credentials, resolved.tls, options) as client:
@@ -116,4 +122,4 @@ class ImageService:
                 platform=resolved.platform,
                 progress=progress,
             )
-        return resolved, report
+        return report

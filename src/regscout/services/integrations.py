@@ -22,6 +22,7 @@ from ..registries.types import REGISTRY_TYPES, UnknownRegistryType, adapter_clas
 from ..secrets import Secret, SecretBox
 from ..selection import PullSettings
 from ..store.db import Database
+from ..store.harbor_models import HarborScan
 from ..store.models import Integration, IntegrationCredential
 from .credential_sets import literal_repository, load_sets, matching
 
@@ -467,6 +468,11 @@ class IntegrationService:
                 count += 1
             for extra in session.scalars(select(IntegrationCredential)):
                 extra.secret_ciphertext = new_box.rotate(extra.secret_ciphertext)
+                count += 1
+            # the robot credentials of Harbor scans still running
+            for scan in session.scalars(select(HarborScan).where(HarborScan.authorization_ciphertext.is_not(None))):
+                assert scan.authorization_ciphertext is not None
+                scan.authorization_ciphertext = new_box.rotate(scan.authorization_ciphertext)
                 count += 1
         return count
 

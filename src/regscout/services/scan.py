@@ -33,7 +33,11 @@ class ScanService:
         platform: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> ScanOutcome:
-        resolved, report = await self.images.analyze(ref, registry=registry, platform=platform, progress=progress)
+        resolved = self.images.resolve(ref, registry=registry, platform=platform)
+        return await self.scan_resolved(resolved, progress=progress)
+
+    async def scan_resolved(self, resolved: ResolvedImage, *, progress: ProgressCallback | None = None) -> ScanOutcome:
+        report = await self.images.analyze_resolved(resolved, progress=progress)
         # Matching and storing are CPU and database work: off the event loop, which other scans share.
         findings, changes = await asyncio.to_thread(self._match_and_save, resolved, report)
         return ScanOutcome(resolved, report, findings, changes)
