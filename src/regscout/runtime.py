@@ -116,7 +116,7 @@ class Runtime:
     def harbor_scans(self) -> HarborScans:
         from .harbor_scanner.scans import HarborScans
 
-        return HarborScans(self.db, self.box, self.jobs, self.harbor_registrations)
+        return HarborScans(self.db, self.box, self.jobs, self.harbor_registrations, notify=self.notify_workers)
 
     @cached_property
     def harbor_metadata(self) -> Metadata:

@@ -145,6 +145,7 @@ def test_vulnerability_scan_of_a_real_debian_image_with_the_robot_credential(
     integrations = {i["name"]: i for i in json.loads(cli.run("registry", "list", "--json").stdout)}
     external = integrations["Harbor External Integration (prod)"]
     assert external["url"] == registry.url and external["options"]["managed_by"] == "Harbor registration prod"
+    assert "managed by Harbor registration prod" in cli.run("registry", "list").stdout
     refused = cli.run("image", "add", "Harbor External Integration (prod)", "library/debian:12", check_code=None)
     assert refused.returncode != 0 and "Harbor starts its scans" in refused.stderr
     refused = cli.run("registry", "sync", "Harbor External Integration (prod)", check_code=None)

@@ -166,5 +166,27 @@ def test_reports_older_than_a_day_are_dropped(runtime: Runtime) -> None:
             .where(HarborScan.id == old)
             .values(created_at=now_utc() - KEEP_REPORTS - timedelta(minutes=1))
         )
-    runtime.harbor_scans.accept(prod, request(digest="sha256:" + "ef" * 32))
+    kept = runtime.harbor_scans.accept(prod, request(digest="sha256:" + "ef" * 32))
+    assert runtime.harbor_scans.expire() == 1
     assert runtime.harbor_scans.answer(prod, old, mime.VULNERABILITY_REPORT, None).status == 404
+    assert runtime.harbor_scans.answer(prod, kept, mime.VULNERABILITY_REPORT, None).status == 302
+
+
+def test_a_scan_that_joined_a_job_after_it_read_its_scans_gets_a_job_of_its_own(runtime: Runtime) -> None:
+    prod = caller(runtime)
+    first = runtime.harbor_scans.accept(prod, request())
+    job = runtime.jobs.claim_next("w1", 60)
+    assert job is not None
+    runtime.harbor_scans.finish(job, empty_report(), [])  # the job has rendered the reports of the scans it saw
+    late = runtime.harbor_scans.accept(prod, request(tag="latest"))  # joins the job, which is still running
+    with runtime.db.session() as session:
+        assert session.get_one(HarborScan, late).job_id == job.id
+    assert runtime.jobs.succeed(job.id, "w1", result_digest=DIGEST, summary={}, bytes_fetched=0)
+    assert runtime.harbor_scans.answer(prod, first, mime.VULNERABILITY_REPORT, None).status == 200
+    # the late scan is not left waiting on a job that will never report it
+    assert runtime.harbor_scans.answer(prod, late, mime.VULNERABILITY_REPORT, None).status == 302
+    again = runtime.jobs.claim_next("w1", 60)
+    assert again is not None and again.id != job.id and again.trigger == "harbor"
+    runtime.harbor_scans.finish(again, empty_report(), [])
+    ready = runtime.harbor_scans.answer(prod, late, mime.VULNERABILITY_REPORT, None)
+    assert ready.status == 200 and ready.report is not None and ready.report["artifact"]["tag"] == "latest"

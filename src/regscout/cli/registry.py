@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..registries.base import ConnectionResult, RepositoryListing
+from ..registries.base import MANAGED_BY_OPTION, ConnectionResult, RepositoryListing
 from ..registries.types import REGISTRY_TYPES
 from ..runtime import Runtime
 from ..scanning.syncs import SyncProgress
@@ -373,6 +373,8 @@ def list_(as_json: JsonFlag = False) -> None:
     for view in views:
         c = view.connection
         status = f"[{STATUS_STYLE.get(c.status, 'white')}]{c.status}[/]" if c else "not tested"
+        if not c and view.options.get(MANAGED_BY_OPTION):
+            status = f"managed by {view.options[MANAGED_BY_OPTION]}"
         table.add_row(
             view.name,
             view.type,

@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..analysis.image import ImageReport
 from ..registries.auth import Credentials, TlsSettings
 from ..registries.manifest import Platform
 from ..registries.reference import parse_reference
-from ..scanning.jobs import Enqueued, Job, JobSpec, JobStore, now_utc
+from ..scanning.jobs import Job, JobSpec, JobStore, now_utc
 from ..scanning.tracked import TrackedImages
 from ..secrets import Secret, SecretBox
 from ..services.images import ResolvedImage
 from ..services.sync import registry_host
-from ..store.db import Database
+from ..store.db import Database, rows_changed
 from ..store.harbor_models import HarborRegistration, HarborScan
 from ..store.jobs_models import ScanJob
 from ..vulndb.matcher import Finding
@@ -36,6 +38,7 @@ TRIGGER = "harbor"
 # How long a finished report stays: Harbor polls for at most its own 30 minutes; an hour of margin is HARBOR.md's.
 KEEP_REPORTS = timedelta(hours=24)
 REFRESH_AFTER_SECONDS = 5
+EXPIRE_EVERY = 600.0  # seconds
 SCAN_DONE_STATES = ("failed", "cancelled")
 
 
@@ -79,11 +82,20 @@ def registry_credentials(authorization: str) -> Credentials | None:
 
 
 class HarborScans:
-    def __init__(self, db: Database, box: SecretBox, jobs: JobStore, registrations: Registrations) -> None:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        jobs: JobStore,
+        registrations: Registrations,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
         self.db = db
         self.box = box
         self.jobs = jobs
         self.registrations = registrations
+        self._expired_at = -EXPIRE_EVERY
+        self._notify = notify
 
     # ---- POST /scan -------------------------------------------------------------------------
 
@@ -96,16 +108,39 @@ class HarborScans:
                 f"allows ({', '.join(caller.registry_hosts)}); regscout harbor edit --registry-host adds one"
             )
         scan_id = str(uuid.uuid4())
+        ciphertext = self.box.encrypt(Secret(request.authorization)) if request.authorization else None
+        self._expire_now_and_then()
+        try:
+            self._record(caller, request, scan_id, ciphertext)
+        except IntegrityError:
+            # Another request queued this artifact's job between our read and our insert: it is active now.
+            self._record(caller, request, scan_id, ciphertext)
+        return scan_id
+
+    def _record(self, caller: Caller, request: ScanRequest, scan_id: str, ciphertext: str | None) -> None:
+        """The scan, its artifact among the tracked images, and its job (new, or the artifact's active one): one
+        write transaction, since writers take turns on SQLite."""
         with self.db.session() as session:
-            self._expire(session)
             integration_id, integration = Registrations.ensure_integration(session, caller, request.registry_url)
             TrackedImages.add(
                 session, integration_id, request.repository, request.tag or request.digest, request.digest
             )
+            spec = JobSpec(
+                integration_id=integration_id,
+                integration_name=integration,
+                repository=request.repository,
+                reference=request.digest,
+                platform="",
+                trigger=TRIGGER,
+                timeout_seconds=caller.scan_timeout_seconds,
+                digest=request.digest,
+            )
+            enqueued = self.jobs.enqueue_in(session, [spec])[0]
             session.add(
                 HarborScan(
                     id=scan_id,
                     registration_id=caller.id,
+                    job_id=enqueued.job_id,
                     capability=",".join(request.capabilities),
                     sbom_media_type=request.sbom_media_type,
                     registry_url=request.registry_url,
@@ -113,29 +148,22 @@ class HarborScans:
                     tag=request.tag,
                     digest=request.digest,
                     mime_type=request.mime_type,
-                    authorization_ciphertext=(
-                        self.box.encrypt(Secret(request.authorization)) if request.authorization else None
-                    ),
+                    authorization_ciphertext=ciphertext,
                 )
             )
-        spec = JobSpec(
-            integration_id=integration_id,
-            integration_name=integration,
-            repository=request.repository,
-            reference=request.digest,
-            platform="",
-            trigger=TRIGGER,
-            timeout_seconds=caller.scan_timeout_seconds,
-            digest=request.digest,
-        )
-        enqueued: Enqueued = self.jobs.enqueue([spec])[0]
-        with self.db.session() as session:
-            session.execute(update(HarborScan).where(HarborScan.id == scan_id).values(job_id=enqueued.job_id))
-        return scan_id
 
-    @staticmethod
-    def _expire(session: Session) -> None:
-        session.execute(delete(HarborScan).where(HarborScan.created_at < now_utc() - KEEP_REPORTS))
+    def _expire_now_and_then(self) -> None:
+        """Drop reports older than KEEP_REPORTS, at most once every EXPIRE_EVERY per process (not per request)."""
+        now = time.monotonic()
+        if now - self._expired_at < EXPIRE_EVERY:
+            return
+        self._expired_at = now
+        self.expire()
+
+    def expire(self) -> int:
+        """Drop the scans older than KEEP_REPORTS; how many."""
+        with self.db.session() as session:
+            return rows_changed(session, delete(HarborScan).where(HarborScan.created_at < now_utc() - KEEP_REPORTS))
 
     # ---- GET /scan/{id}/report ----------------------------------------------------------------
 
@@ -168,6 +196,12 @@ class HarborScans:
                 return Answer(200, scan.report[wanted])
             if scan.error is not None:
                 return Answer(500, message=scan.error)
+            if state == "succeeded" or (state is None and scan.job_id is None):
+                # Its job ended after reading which scans wait on it but before this request joined it (or the
+                # job is gone): run one again for this scan, whose credential is still here.
+                scan.job_id = self._requeue(session, caller, scan)
+                self._notify()
+                return Answer(302)
             if state in SCAN_DONE_STATES:
                 message = f"the scan {state}: {reason or 'no reason recorded'}"
                 scan.error, scan.finished_at, scan.authorization_ciphertext = message, now_utc(), None
@@ -223,6 +257,20 @@ class HarborScans:
                         sboms[media] = sbom_report(report, media, registry_host(scan.registry_url), artifact)
                     reports["sbom"] = {**sboms[media], "artifact": artifact}
                 scan.report, scan.finished_at, scan.authorization_ciphertext = reports, now_utc(), None
+
+    def _requeue(self, session: Session, caller: Caller, scan: HarborScan) -> int:
+        integration_id, integration = Registrations.ensure_integration(session, caller, scan.registry_url)
+        spec = JobSpec(
+            integration_id=integration_id,
+            integration_name=integration,
+            repository=scan.repository,
+            reference=scan.digest,
+            platform="",
+            trigger=TRIGGER,
+            timeout_seconds=caller.scan_timeout_seconds,
+            digest=scan.digest,
+        )
+        return self.jobs.enqueue_in(session, [spec])[0].job_id
 
     @staticmethod
     def _of_job(job: Job) -> tuple[Any, ...]:

@@ -239,6 +239,11 @@ class JobStore:
             # Another process queued one of these images between our check and our insert: take them one by one.
             return [self._enqueue_one(spec) for spec in specs]
 
+    def enqueue_in(self, session: Session, specs: Sequence[JobSpec]) -> list[Enqueued]:
+        """`enqueue` within the caller's transaction (its rows and the jobs commit together). A concurrent insert
+        of the same image raises IntegrityError at commit; the caller retries the whole transaction."""
+        return self._enqueue(session, specs)
+
     def _enqueue(self, session: Session, specs: Sequence[JobSpec]) -> list[Enqueued]:
         keys = [s.active_key for s in specs]
         existing = dict(
