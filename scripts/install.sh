@@ -21,3 +21,6 @@ fi
 # --compile-bytecode: as pip does; without .pyc files every start of `regscout` compiles its imports again
 # (6 s instead of 1 s where PYTHONDONTWRITEBYTECODE is set).
 UV_PYTHON_DOWNLOADS=never .tools/bin/uv sync --locked --compile-bytecode --python "$PYTHON" "$@"
+
+# the console's front-end libraries, from src/regscout/web/package-lock.json
+bash scripts/build-web.sh

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker-registry skopeo apache2-utils zstd mmdebstrap rpm db5.3-util golang-go golang-github-google-uuid-dev binutils)
+APT_PACKAGES=(docker-registry skopeo apache2-utils zstd mmdebstrap rpm db5.3-util golang-go golang-github-google-uuid-dev binutils chromium fonts-dejavu-core)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

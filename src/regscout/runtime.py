@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from .services.credential_sets import CredentialSets
     from .services.images import ImageService
     from .services.integrations import IntegrationService
+    from .services.overview import Overview
     from .services.scan import ScanService
     from .services.sync import SyncService
     from .services.tokens import TokenService
+    from .services.users import UserService
     from .store.db import Database
     from .vulndb.service import VulnDBService
 
@@ -92,6 +94,20 @@ class Runtime:
         from .services.tokens import TokenService
 
         return TokenService(self.db)
+
+    @cached_property
+    def overview(self) -> Overview:
+        from .services.overview import Overview
+
+        return Overview(self.db, self.integrations, self.jobs, self.vulndb)
+
+    @cached_property
+    def users(self) -> UserService:
+        from datetime import timedelta
+
+        from .services.users import UserService
+
+        return UserService(self.db, timedelta(seconds=self.settings.session_idle_seconds))
 
     @cached_property
     def vulndb(self) -> VulnDBService:

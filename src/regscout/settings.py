@@ -21,6 +21,16 @@ def _prefix(value: str) -> str:
     return f"/{stripped}" if stripped else ""
 
 
+def _seconds(value: str, name: str) -> int:
+    """Seconds, or a number with s, m, h or d."""
+    text = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"{name}={value!r}: expected seconds or a number with s, m, h or d, like 30m")
+    return int(number) * unit
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -30,6 +40,7 @@ class Settings:
     bind_port: int
     log_level: str
     harbor_prefix: str = "/harbor"  # where Harbor's scanner API is served: the base URL Harbor is given ends here
+    session_idle_seconds: int = 30 * 60  # a console session unused this long ends
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,6 +54,7 @@ class Settings:
             bind_port=int(os.environ.get("REGSCOUT_PORT", "8080")),
             log_level=os.environ.get("REGSCOUT_LOG_LEVEL", "INFO").upper(),
             harbor_prefix=_prefix(os.environ.get("REGSCOUT_HARBOR_PREFIX", "/harbor")),
+            session_idle_seconds=_seconds(os.environ.get("REGSCOUT_SESSION_IDLE", "30m"), "REGSCOUT_SESSION_IDLE"),
         )
 
     @property

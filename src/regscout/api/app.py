@@ -36,6 +36,7 @@ from ..services.integrations import (
 )
 from ..services.tokens import TokenError
 from ..vulndb.scheduler import run_periodic_updates
+from ..web.console import mount_console
 from . import harbor, images, jobs, registries, results, tokens, vulndb
 
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
@@ -176,4 +177,5 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     app.include_router(vulndb.router)
     app.include_router(harbor.router)
     app.include_router(harbor_scanner.router(runtime.settings.harbor_prefix))
+    mount_console(app)
     return app

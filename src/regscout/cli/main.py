@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import db, harbor, image_group, images, jobs, registry, results, secrets_cmd, tokens, worker
+from . import db, harbor, image_group, images, jobs, registry, results, secrets_cmd, tokens, users, worker
 from .output import handle_errors
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(registry.app, name="registry")
 app.add_typer(tokens.app, name="token")
 app.add_typer(harbor.app, name="harbor")
+app.add_typer(users.app, name="users")
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(db.app, name="db")
 app.add_typer(results.app, name="results")
@@ -49,6 +50,12 @@ def serve(
     if admin is not None:
         err_console.print("[bold]First start:[/] an admin API token was created. It is shown only now:")
         print(admin.reveal(), flush=True)
+    password = runtime.users.bootstrap_admin()
+    if password is not None:
+        err_console.print(
+            "[bold]First start:[/] the console user [bold]admin[/] was created. Its password, shown only now:"
+        )
+        print(password.reveal(), flush=True)
     bind_host = host or runtime.settings.bind_host
     bind_port = port if port is not None else runtime.settings.bind_port
     err_console.print(

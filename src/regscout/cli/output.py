@@ -30,6 +30,7 @@ from ..services.integrations import (
     InvalidIntegration,
 )
 from ..services.tokens import TokenError
+from ..services.users import UserError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -90,7 +91,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), EXIT_CONFLICT)
         except IntegrationExists as exc:
             fail(str(exc), EXIT_CONFLICT)
-        except (InvalidIntegration, TokenError, RegistrationError, ValueError) as exc:
+        except (InvalidIntegration, TokenError, RegistrationError, UserError, ValueError) as exc:
             fail(str(exc), EXIT_INVALID)
         except ConnectionTestFailed as exc:
             fail(str(exc), EXIT_REGISTRY)

@@ -18,6 +18,7 @@ from ..analysis.merge import Inventory, inventory_from_json, inventory_to_json
 from ..store.db import Database
 from ..store.results_models import FindingChange, ScanResult
 from ..vulndb.matcher import Finding, RecordSource, match
+from .index import record_today, reindex
 
 
 def _pack(data: Any) -> bytes:
@@ -110,11 +111,16 @@ class ResultsService:
                         platform,
                     )
                     row.index_digest = index_digest
-                    row.inventory = _pack(inventory_to_json(inventory))
-                    row.findings = _pack([asdict(f) for f in findings])
+                    inventory_json = inventory_to_json(inventory)
+                    findings_json = [asdict(f) for f in findings]
+                    row.inventory = _pack(inventory_json)
+                    row.findings = _pack(findings_json)
                     row.counts = severity_counts(findings)
                     row.analyzed_at = row.matched_at = now
+                    session.flush()
+                    reindex(session, row, inventory_json, findings_json)
                     self._record(session, digest, changes, now)
+                    record_today(session, now)
                     return changes
             except IntegrityError:
                 if last:
@@ -200,13 +206,19 @@ class ResultsService:
                 if row is None:
                     continue
                 before = [finding_from_json(f) for f in _unpack(row.findings)]
-                after = match(inventory_from_json(_unpack(row.inventory)), source)
+                inventory_json = _unpack(row.inventory)
+                after = match(inventory_from_json(inventory_json), source)
                 changes = diff(before, after, exists)
                 now = datetime.now(UTC)
-                row.findings = _pack([asdict(f) for f in after])
+                findings_json = [asdict(f) for f in after]
+                row.findings = _pack(findings_json)
                 row.counts = severity_counts(after)
                 row.matched_at = now
+                if changes or before != after:
+                    reindex(session, row, inventory_json, findings_json)
                 self._record(session, digest, changes, now)
             if changes:
                 changed[digest] = changes
+        with self.db.session() as session:
+            record_today(session)
         return changed

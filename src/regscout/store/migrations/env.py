@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from regscout.store import harbor_models, jobs_models, results_models  # noqa: F401  (their tables join Base.metadata)
+from regscout.store import console_models, harbor_models, jobs_models, results_models  # noqa: F401  (their tables join)
 from regscout.store.models import Base
 
 connection = context.config.attributes["connection"]
