@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import secrets as pysecrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ AUTH_SCHEMES: tuple[AuthScheme, ...] = ("any", "bearer", "basic", "apikey")
 API_KEY_HEADER = "x-scanneradapter-api-key"
 INTEGRATION_LABEL = "Harbor External Integration"
 DEFAULT_TIMEOUT_SECONDS = 30 * 60
+LAST_SCAN_EVERY = timedelta(minutes=1)
 
 
 class RegistrationError(Exception):
@@ -304,7 +305,11 @@ class Registrations:
             row.integration_id = integration.id
         elif integration.url != registry_url:
             integration.url = registry_url
-        row.last_scan_at = now_utc()
+        now = now_utc()
+        # Written at most once a minute: every scan writing it would make each POST take the database's write
+        # lock at its first statement, and a burst of Harbor's POSTs queue behind one another for it.
+        if row.last_scan_at is None or now - row.last_scan_at > LAST_SCAN_EVERY:
+            row.last_scan_at = now
         return integration.id, integration.name
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -250,19 +250,25 @@ class JobStore:
             session.execute(select(ScanJob.active_key, ScanJob.id).where(ScanJob.active_key.in_(keys))).all()
         )
         now = self.clock()
-        fresh: dict[str, ScanJob] = {}
+        fresh: dict[str, JobSpec] = {}
         for spec in specs:
             if spec.active_key not in existing and spec.active_key not in fresh:
-                fresh[spec.active_key] = _new_row(spec, now)
-        session.add_all(fresh.values())
-        session.flush()  # one round of inserts assigns every new id
-        created = {key: row.id for key, row in fresh.items()}
+                fresh[spec.active_key] = spec
+        created: dict[str, int] = {}
+        if fresh:
+            # One multi-row INSERT … RETURNING, without building ORM objects (a Harbor burst or a sync's thousands).
+            inserted = session.execute(
+                insert(ScanJob).returning(ScanJob.active_key, ScanJob.id, sort_by_parameter_order=True),
+                [_row_values(spec, now) for spec in fresh.values()],
+            )
+            created = {str(key): int(job_id) for key, job_id in inserted}
         out: list[Enqueued] = []
         for spec in specs:
             if spec.active_key in created:
                 out.append(Enqueued(created.pop(spec.active_key), True))  # the first of duplicates is new
+                existing.setdefault(spec.active_key, out[-1].job_id)
             else:
-                out.append(Enqueued(existing.get(spec.active_key) or fresh[spec.active_key].id, False))
+                out.append(Enqueued(existing[spec.active_key], False))
         return out
 
     def _enqueue_one(self, spec: JobSpec) -> Enqueued:
@@ -607,8 +613,8 @@ class JobStore:
             )
 
 
-def _new_row(spec: JobSpec, now: datetime) -> ScanJob:
-    return ScanJob(
+def _row_values(spec: JobSpec, now: datetime) -> dict[str, Any]:
+    return dict(
         kind="scan",
         integration_id=spec.integration_id,
         integration_name=spec.integration_name,
