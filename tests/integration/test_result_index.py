@@ -12,8 +12,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select, text
 
-from regscout.analysis.model import OSRelease
 from regscout.analysis.merge import Inventory
+from regscout.analysis.model import OSRelease
 from regscout.runtime import Runtime
 from regscout.store.db import MIGRATIONS
 from regscout.store.results_models import FindingsDaily, ImageFinding, ScanResult
