@@ -165,7 +165,7 @@ class Job:
         }
 
 
-def _job(row: ScanJob, history: Iterable[JobAttempt] = ()) -> Job:
+def job_from_row(row: ScanJob, history: Iterable[JobAttempt] = ()) -> Job:
     return Job(
         id=row.id,
         kind=row.kind,
@@ -338,7 +338,7 @@ class JobStore:
             row = session.get_one(ScanJob, job_id)
             session.refresh(row)
             session.add(JobAttempt(job_id=job_id, attempt=row.attempts, worker=worker, started_at=now))
-            return _job(row)
+            return job_from_row(row)
 
     @staticmethod
     def _below_limit(session: Session, integration_id: int | None, most: int) -> bool:
@@ -495,7 +495,7 @@ class JobStore:
                 _finish(row, "cancelled", reason, now)
             else:
                 row.cancel_requested, row.reason = True, reason
-            return _job(row)
+            return job_from_row(row)
 
     def retry(self, job_id: int) -> Job:
         """Queue a failed or cancelled job again, with a fresh allowance of attempts; its history is kept."""
@@ -514,7 +514,7 @@ class JobStore:
                 row.max_attempts = row.attempts + 1 + REQUEUES
                 row.not_before, row.finished_at, row.updated_at = now, None, now
                 session.flush()
-                return _job(row)
+                return job_from_row(row)
         except IntegrityError:
             raise JobError(f"{_image_of_id(self.db, job_id)} already has a queued or running job") from None
 
@@ -573,7 +573,7 @@ class JobStore:
             history = session.scalars(
                 select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(JobAttempt.attempt)
             ).all()
-            return _job(row, history)
+            return job_from_row(row, history)
 
     def list(
         self,
@@ -594,7 +594,7 @@ class JobStore:
         if sync_id is not None:
             query = query.where(ScanJob.sync_id == sync_id)
         with self.db.session() as session:
-            return [_job(row) for row in session.scalars(query)]
+            return [job_from_row(row) for row in session.scalars(query)]
 
     def counts(self) -> dict[str, int]:
         """Jobs per state (every state present, zero included)."""
