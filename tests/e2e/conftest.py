@@ -89,8 +89,10 @@ def console(tmp_path_factory: pytest.TempPathFactory, registry: RunningRegistry)
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module, not per session: while Playwright's sync API is open its event loop counts as running in this
+    # thread, and every asyncio test collected after the browser tests would fail to start its own.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
         yield launched

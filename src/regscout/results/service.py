@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..analysis.details import ImageDetails
 from ..analysis.merge import Inventory, inventory_from_json, inventory_to_json
+from ..jsonable import plain
 from ..store.db import Database
 from ..store.results_models import FindingChange, ScanResult
 from ..vulndb.matcher import Finding, RecordSource, match
@@ -91,7 +93,10 @@ class ResultsService:
         inventory: Inventory,
         findings: list[Finding],
         index_digest: str | None = None,
+        details: ImageDetails | None = None,
     ) -> list[Change]:
+        """Store the image's result; `details` (layers, history, config) is kept as well when given, and a save
+        without it leaves what an earlier save stored (the same digest is the same manifest and config)."""
         # Twice at most: another worker may store the same digest (the same image under two tags) between our
         # read and our insert; the second pass then updates its row.
         for last in (False, True):
@@ -115,6 +120,8 @@ class ResultsService:
                     findings_json = [asdict(f) for f in findings]
                     row.inventory = _pack(inventory_json)
                     row.findings = _pack(findings_json)
+                    if details is not None:
+                        row.details = _pack(plain(details))
                     row.counts = severity_counts(findings)
                     row.analyzed_at = row.matched_at = now
                     session.flush()

@@ -53,5 +53,6 @@ class ScanService:
             inventory=report.inventory,
             findings=findings,
             index_digest=report.details.index_digest,
+            details=report.details,
         )
         return findings, changes

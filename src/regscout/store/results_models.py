@@ -17,6 +17,11 @@ class ScanResult(Base):
         Index("ix_scan_results_registry_repository", "registry_host", "repository"),
         Index("ix_scan_results_matched_at", "matched_at"),
         Index("ix_scan_results_worst", "critical", "high", "medium"),
+        # The console's other sorts and filters (revision 0013).
+        Index("ix_scan_results_analyzed_at", "analyzed_at"),
+        Index("ix_scan_results_os", "os"),
+        Index("ix_scan_results_repository_reference", "repository", "reference"),
+        Index("ix_scan_results_fixable", "fixable"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -29,6 +34,8 @@ class ScanResult(Base):
     platform: Mapped[str] = mapped_column(String(60), nullable=False)
     inventory: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # zlib JSON
     findings: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # zlib JSON
+    # The image's layers, history and config (zlib JSON of ImageDetails); None for results stored before 0013.
+    details: Mapped[bytes | None] = mapped_column(LargeBinary)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # findings per severity
     analyzed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
@@ -51,6 +58,8 @@ class ImageFinding(Base):
         Index("ix_image_findings_vuln", "vuln_id"),
         Index("ix_image_findings_package", "package"),
         Index("ix_image_findings_result", "result_id"),
+        # A package's findings across images, in the order the console pages them (revision 0013).
+        Index("ix_image_findings_package_vuln", "package", "vuln_id", "result_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
