@@ -114,10 +114,13 @@ class SyncService:
         self.integrations = integrations
         self.results = results
 
-    async def dry_run(self, name: str, *, now: datetime | None = None) -> SyncPlan:
-        """List the registry and decide what a sync would select; nothing is queued or stored."""
+    async def dry_run(
+        self, name: str, *, now: datetime | None = None, settings: PullSettings | None = None
+    ) -> SyncPlan:
+        """List the registry and decide what a sync would select — with `settings` not saved yet (the console's
+        preview), else the stored ones; nothing is queued or stored."""
         view = self.integrations.get(name)
-        settings = self.integrations.pull_settings(name)
+        settings = settings if settings is not None else self.integrations.pull_settings(name)
         host = registry_host(view.url)
         listings = await self.integrations.browse(name, with_tags=True)
         scanned = self.results.scanned_digests(host)
