@@ -89,6 +89,17 @@ def console(tmp_path_factory: pytest.TempPathFactory, registry: RunningRegistry)
     server.stop()
 
 
+def own_console(console: Console, home: Path, extra: dict[str, str] | None = None) -> Console:
+    """A `regscout serve` of its own (a test module's), on the session's registry with the same vulnerability data
+    and user: what other modules scanned, queued or registered does not show in it. Stop it with `.server.stop()`."""
+    cli = CliEnv(home, extra=extra or {})
+    records = home.parent / f"{home.name}-osv"
+    write_debian_records(records, console.versions, VULNERABLE_SOURCES)
+    cli.run("db", "import", str(records), "--source", "fixtures")
+    cli.run("users", "add", USER, "--password-stdin", stdin=PASSWORD + "\n")
+    return Console(cli, Server(cli), console.registry, console.debian_digest, console.versions)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     # Per module, not per session: while Playwright's sync API is open its event loop counts as running in this

@@ -17,26 +17,21 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from regscout.vulndb.sources import DEFAULT_ECOSYSTEMS
-from tests.integration.cli_support import CliEnv, Server, free_port, wait_until
-from tests.integration.test_matching import record, write_debian_records
+from tests.integration.cli_support import CliEnv, free_port, wait_until
+from tests.integration.test_matching import record
 
-from .conftest import PASSWORD, READER_PASSWORD, USER, VULNERABLE_SOURCES, Console, check_page
+from .conftest import READER_PASSWORD, USER, VULNERABLE_SOURCES, Console, check_page, own_console
 
 LIVE = 60_000  # ms: how long a state may take to show up without a reload
 
 
 @pytest.fixture(scope="module")
 def console(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    """A `regscout serve` of this module with the session's registry and the same vulnerability data; a failed
-    attempt waits 10 minutes before the next, so a job of an unreachable registry stays queued."""
-    cli = CliEnv(tmp_path_factory.mktemp("jobs-home"), extra={"REGSCOUT_JOB_RETRY_DELAY_SECONDS": "600"})
-    records = tmp_path_factory.mktemp("jobs-osv")
-    write_debian_records(records, console.versions, VULNERABLE_SOURCES)
-    cli.run("db", "import", str(records), "--source", "fixtures")
-    cli.run("users", "add", USER, "--password-stdin", stdin=PASSWORD + "\n")
-    server = Server(cli)
-    yield Console(cli, server, console.registry, console.debian_digest, console.versions)
-    server.stop()
+    """This module's own server; a failed attempt waits 10 minutes before the next, so a job of an unreachable
+    registry stays queued."""
+    own = own_console(console, tmp_path_factory.mktemp("jobs-home"), {"REGSCOUT_JOB_RETRY_DELAY_SECONDS": "600"})
+    yield own
+    own.server.stop()
 
 
 @dataclass

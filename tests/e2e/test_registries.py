@@ -5,15 +5,25 @@ with the stored credentials kept, and delete with a confirmation."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import READER_PASSWORD, Console, check_page
+from .conftest import READER_PASSWORD, Console, check_page, own_console
 
 NAME = "e2e registry"
 WRONG_REMEDY = "The registry refused the user name or password/token"
+
+
+@pytest.fixture(scope="module")
+def console(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """This module's own server: images another module scanned would otherwise read as "unchanged digest" here."""
+    own = own_console(console, tmp_path_factory.mktemp("registries-home"))
+    yield own
+    own.server.stop()
 
 
 def _path(name: str, suffix: str = "") -> str:

@@ -16,7 +16,7 @@ class ScanResult(Base):
     __table_args__ = (
         Index("ix_scan_results_registry_repository", "registry_host", "repository"),
         Index("ix_scan_results_matched_at", "matched_at"),
-        Index("ix_scan_results_worst", "critical", "high", "medium"),
+        Index("ix_scan_results_worst", "critical", "high", "medium", "low", "id"),  # the images list's default order
         # The console's other sorts and filters (revision 0013).
         Index("ix_scan_results_analyzed_at", "analyzed_at"),
         Index("ix_scan_results_os", "os"),
@@ -56,10 +56,16 @@ class ImageFinding(Base):
     __tablename__ = "image_findings"
     __table_args__ = (
         Index("ix_image_findings_vuln", "vuln_id"),
-        Index("ix_image_findings_package", "package"),
         Index("ix_image_findings_result", "result_id"),
         # A package's findings across images, in the order the console pages them (revision 0013).
-        Index("ix_image_findings_package_vuln", "package", "vuln_id", "result_id"),
+        # a package search answered from the index alone (PostgreSQL also keeps what its aggregates read)
+        Index(
+            "ix_image_findings_package_vuln",
+            "package",
+            "vuln_id",
+            "result_id",
+            postgresql_include=["severity", "fixed_versions"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
