@@ -4,6 +4,7 @@ re-match writes, the day's open findings, and the migration that indexes results
 from __future__ import annotations
 
 import json
+import threading
 import zlib
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -129,3 +130,20 @@ def test_the_migration_indexes_results_stored_before_it(runtime: Runtime) -> Non
         row = session.scalars(select(ScanResult)).one()
         assert (row.os, row.packages, row.medium, row.fixable) == ("Debian 12", 2, 1, 1)
         assert session.scalars(select(ImageFinding.vuln_id)).all() == ["CVE-2099-9"]
+
+
+def test_the_dashboards_top_vulnerabilities_are_refreshed_in_the_background(runtime: Runtime) -> None:
+    save(runtime, "sha256:" + "d" * 64, [finding("CVE-2099-1", "openssl", "HIGH")])
+    overview = runtime.overview
+    assert [(v.vuln_id, v.images, v.severity) for v in overview.top_vulnerabilities()] == [("CVE-2099-1", 1, "HIGH")]
+    save(runtime, "sha256:" + "e" * 64, [finding("CVE-2099-1", "openssl", "CRITICAL", ("1.1",))])
+    # within TOP_REFRESH the last figures are shown, without a query
+    assert overview.top_vulnerabilities()[0].images == 1
+    lines, _at = overview._top
+    overview._top = (lines, 0.0)  # as if TOP_REFRESH had passed
+    assert overview.top_vulnerabilities()[0].images == 1  # still the old ones, while the refresh runs
+    for thread in threading.enumerate():
+        if thread.name == "dashboard-top":
+            thread.join(10)
+    top = overview.top_vulnerabilities()[0]
+    assert (top.images, top.severity, top.fixable) == (2, "CRITICAL", True)

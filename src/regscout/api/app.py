@@ -84,6 +84,8 @@ async def _background(app: FastAPI) -> AsyncIterator[None]:
     interval = runtime.vulndb.config.update_interval
     stop = asyncio.Event()
     tasks = [asyncio.create_task(runtime.scheduler.run_forever(runtime.job_config.scheduler_tick_seconds))]
+    # The dashboard's slowest figure, computed before anyone asks for it (then refreshed in the background).
+    warm = asyncio.create_task(asyncio.to_thread(runtime.overview.top_vulnerabilities))
     updates = asyncio.create_task(run_periodic_updates(runtime.vulndb, interval, stop)) if interval > 0 else None
     try:
         yield
@@ -94,6 +96,7 @@ async def _background(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
         if updates is not None:
             await updates
+        await asyncio.gather(warm, return_exceptions=True)
         if executor is not None:
             runtime.local_executor = None
             await asyncio.to_thread(executor.stop)

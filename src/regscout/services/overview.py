@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +17,7 @@ from ..store.results_models import FindingsDaily, ImageFinding, ScanResult
 from ..vulndb.service import VulnDBService
 
 HISTORY_DAYS = 30
+TOP_REFRESH = 60.0  # seconds: how old the dashboard's "vulnerabilities in the most images" may be
 STALE_AFTER = timedelta(hours=48)
 SEVERITY_RANK = {"CRITICAL": 5, "HIGH": 4, "MEDIUM": 3, "LOW": 2, "NONE": 1, "UNKNOWN": 0}
 
@@ -86,6 +89,9 @@ class Overview:
         self.integrations = integrations
         self.jobs = jobs
         self.vulndb = vulndb
+        self._top_lock = threading.Lock()
+        self._top: tuple[list[VulnerabilityLine] | None, float] = (None, 0.0)
+        self._top_refreshing = False
 
     def dashboard(self, now: datetime | None = None) -> Dashboard:
         now = now or datetime.now(UTC)
@@ -109,24 +115,7 @@ class Overview:
                 .limit(10)
             ).all()
             top_images = [image_line(row) for row in worst]
-            affected = func.count(func.distinct(ImageFinding.result_id))
-            rank = case(SEVERITY_RANK, value=ImageFinding.severity, else_=0)
-            top = session.execute(
-                select(
-                    ImageFinding.vuln_id,
-                    affected,
-                    func.max(func.length(ImageFinding.fixed_versions)),
-                    func.max(rank),
-                )
-                .group_by(ImageFinding.vuln_id)
-                .order_by(desc(affected), ImageFinding.vuln_id)
-                .limit(10)
-            ).all()
-        by_rank = {rank: word for word, rank in SEVERITY_RANK.items()}
-        vulnerabilities = [
-            VulnerabilityLine(vuln, by_rank.get(int(worst_rank or 0), "UNKNOWN"), int(n), bool(fixed))
-            for vuln, n, fixed, worst_rank in top
-        ]
+        vulnerabilities = self.top_vulnerabilities()
         return Dashboard(
             registries=statuses,
             jobs=self.jobs.counts(),
@@ -139,6 +128,53 @@ class Overview:
             last_day=now.date(),
             failed_jobs=self.jobs.list(states=("failed",), limit=10),
         )
+
+    def top_vulnerabilities(self) -> list[VulnerabilityLine]:
+        """The vulnerabilities in the most images: an aggregate over every finding row (about a second at 1,000,000),
+        so the dashboard shows the last one computed and recomputes it in the background once it is older than
+        TOP_REFRESH; only the first call of a process waits (regscout serve makes it at start)."""
+        with self._top_lock:
+            cached, at = self._top
+            stale = cached is None or time.monotonic() - at > TOP_REFRESH
+            start = stale and not self._top_refreshing and cached is not None
+            if start:
+                self._top_refreshing = True
+        if cached is None:
+            return self._compute_top()
+        if start:
+            threading.Thread(target=self._refresh_top, name="dashboard-top", daemon=True).start()
+        return cached
+
+    def _refresh_top(self) -> None:
+        try:
+            self._compute_top()
+        finally:
+            with self._top_lock:
+                self._top_refreshing = False
+
+    def _compute_top(self) -> list[VulnerabilityLine]:
+        affected = func.count(func.distinct(ImageFinding.result_id))
+        rank = case(SEVERITY_RANK, value=ImageFinding.severity, else_=0)
+        with self.db.session() as session:
+            top = session.execute(
+                select(
+                    ImageFinding.vuln_id,
+                    affected,
+                    func.max(func.length(ImageFinding.fixed_versions)),
+                    func.max(rank),
+                )
+                .group_by(ImageFinding.vuln_id)
+                .order_by(desc(affected), ImageFinding.vuln_id)
+                .limit(10)
+            ).all()
+        by_rank = {rank: word for word, rank in SEVERITY_RANK.items()}
+        lines = [
+            VulnerabilityLine(vuln, by_rank.get(int(worst_rank or 0), "UNKNOWN"), int(n), bool(fixed))
+            for vuln, n, fixed, worst_rank in top
+        ]
+        with self._top_lock:
+            self._top = (lines, time.monotonic())
+        return lines
 
     @staticmethod
     def _history(days: dict[date, dict[str, int]], first: date, last: date) -> list[tuple[date, dict[str, int]]]:
