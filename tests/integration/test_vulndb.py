@@ -639,3 +639,19 @@ def test_record_checks_name_the_record_and_the_field(change: dict[str, Any], fie
     assert field in str(raised.value)
     with pytest.raises(RecordError, match="not valid JSON"):
         parse_record(b"{", "x.json")
+
+
+def test_ecosystem_counts_follow_each_import_whichever_process_made_it(runtime: Runtime, bucket: OSVBucket) -> None:
+    bucket.publish("Debian", [osv("DEBIAN-CVE-2024-1", "Debian:12", "openssl")])
+    service = service_for(runtime, bucket, "Debian")
+    service.update()
+    counts = {(c.source, c.ecosystem): (c.records, c.packages) for c in service.status().ecosystems}
+    assert counts == {("debian", "Debian:12"): (1, 1)}
+    # another process (a fresh service on the same database) imports more: the first one's counts follow
+    bucket.publish(
+        "Debian",
+        [osv("DEBIAN-CVE-2024-1", "Debian:12", "openssl"), osv("DEBIAN-CVE-2024-2", "Debian:12", "zlib", modified=T2)],
+    )
+    service_for(runtime, bucket, "Debian").update(full=True)
+    counts = {(c.source, c.ecosystem): (c.records, c.packages) for c in service.status().ecosystems}
+    assert counts == {("debian", "Debian:12"): (2, 2)}

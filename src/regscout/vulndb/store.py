@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -166,6 +167,8 @@ MEMO_SIZE = 1 << 15
 class VulnStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._counts_lock = threading.Lock()
+        self._counts: tuple[tuple[Any, ...], list[EcosystemCount]] | None = None
 
     def records_for(self, ecosystem: str, names: Iterable[str]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
         """(record, affected) pairs, OSV-shaped, for every affected entry in `ecosystem` (the full string,
@@ -343,7 +346,26 @@ class VulnStore:
             return list(session.scalars(select(VulnSource).order_by(VulnSource.name)))
 
     def ecosystem_counts(self) -> list[EcosystemCount]:
-        """Per source and ecosystem: how many records and how many distinct package names."""
+        """Per source and ecosystem: how many records and how many distinct package names. The counts read every
+        affected entry (a third of a second at 200,000), so they are kept until a source's last import changes
+        (one read of the small sources table says whether it did, whichever process imported)."""
+        with self.db.session() as session:
+            version = tuple(
+                session.execute(
+                    select(VulnSource.name, VulnSource.last_success_at, VulnSource.record_count).order_by(
+                        VulnSource.name
+                    )
+                ).all()
+            )
+        with self._counts_lock:
+            if self._counts is not None and self._counts[0] == version:
+                return list(self._counts[1])
+        counts = self._count_ecosystems()
+        with self._counts_lock:
+            self._counts = (version, counts)
+        return list(counts)
+
+    def _count_ecosystems(self) -> list[EcosystemCount]:
         statement = (
             select(
                 VulnAffected.source,
