@@ -26,7 +26,6 @@ from ...services.integrations import (
     IntegrationChanges,
     IntegrationError,
     IntegrationInput,
-    IntegrationNotFound,
     IntegrationView,
     registry_types,
 )
@@ -404,10 +403,6 @@ def _error(request: Request, user: SessionUser, status_code: int, title: str, me
     return render(request, "error.html", user, section=SECTION, status_code=status_code, title=title, message=message)
 
 
-def _missing(request: Request, user: SessionUser, exc: Exception) -> HTMLResponse:
-    return _error(request, user, 404, "No such registry", str(exc))
-
-
 def _redirect(target: str) -> Response:
     return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
 
@@ -548,10 +543,7 @@ async def add_registry(request: Request, user: User) -> Response:
 @router.get("/registries/{name:path}/edit", response_class=HTMLResponse, include_in_schema=False)
 def edit_page(request: Request, user: User, name: str) -> HTMLResponse:
     authorize(user, WRITE)
-    try:
-        view = runtime_of(request).integrations.get(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    view = runtime_of(request).integrations.get(name)
     if managed_by(view):
         return _managed(request, user, view)
     kind = types()[view.type]
@@ -582,10 +574,7 @@ def edit_changes(view: IntegrationView, kind: RegistryType, form: Mapping[str, s
 async def edit_registry(request: Request, user: User, name: str) -> Response:
     authorize(user, WRITE)
     runtime = runtime_of(request)
-    try:
-        view = runtime.integrations.get(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    view = runtime.integrations.get(name)
     if managed_by(view):
         return _managed(request, user, view)
     kind = types()[view.type]
@@ -608,30 +597,21 @@ async def edit_registry(request: Request, user: User, name: str) -> Response:
 @router.get("/registries/{name:path}/delete", response_class=HTMLResponse, include_in_schema=False)
 def delete_page(request: Request, user: User, name: str) -> HTMLResponse:
     authorize(user, WRITE)
-    try:
-        view = runtime_of(request).integrations.get(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    view = runtime_of(request).integrations.get(name)
     return _page(request, "registries/delete.html", user, title=f"Delete {view.name}", view=view)
 
 
 @router.post("/registries/{name:path}/delete", include_in_schema=False)
 def delete_registry(request: Request, user: User, name: str) -> Response:
     authorize(user, WRITE)
-    try:
-        runtime_of(request).integrations.delete(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    runtime_of(request).integrations.delete(name)
     return _redirect("/registries?notice=deleted")
 
 
 @router.post("/registries/{name:path}/test", include_in_schema=False)
 async def test_registry(request: Request, user: User, name: str) -> Response:
     authorize(user, WRITE)
-    try:
-        await runtime_of(request).integrations.test(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    await runtime_of(request).integrations.test(name)
     return _redirect(registry_path(name, "?notice=tested"))
 
 
@@ -664,11 +644,8 @@ def _pull_page(
 @router.get("/registries/{name:path}/pull", response_class=HTMLResponse, include_in_schema=False)
 def pull_page(request: Request, user: User, name: str) -> HTMLResponse:
     runtime = runtime_of(request)
-    try:
-        view = runtime.integrations.get(name)
-        settings = runtime.integrations.pull_settings(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    view = runtime.integrations.get(name)
+    settings = runtime.integrations.pull_settings(name)
     if managed_by(view):
         return _managed(request, user, view)
     return _pull_page(request, user, view, pull_values(settings))
@@ -678,10 +655,7 @@ def pull_page(request: Request, user: User, name: str) -> HTMLResponse:
 async def save_pull(request: Request, user: User, name: str) -> Response:
     authorize(user, WRITE)
     runtime = runtime_of(request)
-    try:
-        view = runtime.integrations.get(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    view = runtime.integrations.get(name)
     if managed_by(view):
         return _managed(request, user, view)
     form = form_fields(await request.form())
@@ -710,10 +684,7 @@ async def preview_settings(request: Request, user: User, name: str) -> Response:
     """The decisions the form's settings would make, without saving them (an htmx fragment, or the whole form with
     the preview below it when scripts are off)."""
     runtime = runtime_of(request)
-    try:
-        view = runtime.integrations.get(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    view = runtime.integrations.get(name)
     if managed_by(view):
         return _managed(request, user, view)
     form = form_fields(await request.form())
@@ -734,8 +705,6 @@ async def sync_now(request: Request, user: User, name: str) -> Response:
     try:
         view = runtime.integrations.get(name)
         outcome = await runtime.sync_runner.run(name, "manual")
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
     except JobError as exc:
         return _error(request, user, 409, "Not synced", str(exc))
     except RegistryError:
@@ -749,8 +718,6 @@ def latest_sync(request: Request, user: User, name: str) -> Response:
     try:
         view = runtime.integrations.get(name)
         progress = runtime.sync_runner.latest(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
     except SyncNotFound:
         return _page(request, "registries/sync.html", user, title=f"Sync of {view.name}", view=view, progress=None)
     return _redirect(registry_path(view.name, f"/syncs/{progress.sync_id}"))
@@ -763,8 +730,6 @@ def sync_page(request: Request, user: User, name: str, sync_id: int) -> HTMLResp
     try:
         view = runtime.integrations.get(name)
         progress = runtime.sync_runner.progress(sync_id)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
     except SyncNotFound as exc:
         return _error(request, user, 404, "No such sync", str(exc))
     if progress.integration != view.name:
@@ -781,11 +746,8 @@ def sync_page(request: Request, user: User, name: str, sync_id: int) -> HTMLResp
 @router.get("/registries/{name:path}", response_class=HTMLResponse, include_in_schema=False)
 def registry_detail(request: Request, user: User, name: str, notice: str = "") -> HTMLResponse:
     runtime = runtime_of(request)
-    try:
-        view = runtime.integrations.get(name)
-        settings = runtime.integrations.pull_settings(name)
-    except IntegrationNotFound as exc:
-        return _missing(request, user, exc)
+    view = runtime.integrations.get(name)
+    settings = runtime.integrations.pull_settings(name)
     try:
         latest: SyncProgress | None = runtime.sync_runner.latest(name)
     except SyncNotFound:
