@@ -8,6 +8,7 @@ one RegistryClient.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import json
 import re
@@ -88,6 +89,14 @@ class RegistryConfig:
     credentials: Credentials | None = None
     tls: TlsSettings = field(default_factory=TlsSettings)
     options: dict[str, Any] = field(default_factory=dict)
+
+
+def with_username(config: RegistryConfig, username: str) -> RegistryConfig:
+    """The config with `username` where a token was given without one (registries that ignore the name still
+    need one for Basic)."""
+    if config.credentials is None or config.credentials.username:
+        return config
+    return dataclasses.replace(config, credentials=Credentials(username, config.credentials.secret))
 
 
 class Rights(enum.StrEnum):

@@ -15,7 +15,6 @@ service is asked for push and delete, which tells something only where its token
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -26,7 +25,7 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from .auth import Credentials, granted_actions
+from .auth import granted_actions
 from .base import (
     AdapterOptions,
     RegistryAdapter,
@@ -38,6 +37,7 @@ from .base import (
     comma_list,
     http_url,
     parse_time,
+    with_username,
 )
 from .distribution import ClientOptions, RegistryClient, retry_after
 from .errors import (
@@ -282,8 +282,7 @@ class GhcrRegistry(RegistryAdapter):
     client: GitHubRegistryClient
 
     def __init__(self, config: RegistryConfig, client_options: ClientOptions | None = None) -> None:
-        if config.credentials is not None and not config.credentials.username:
-            config = dataclasses.replace(config, credentials=Credentials(DEFAULT_USERNAME, config.credentials.secret))
+        config = with_username(config, DEFAULT_USERNAME)
         super().__init__(config, client_options)
         self.api_url = self.options.api_url or default_api_url(config.url)
         # The base class built a plain client; this one keeps GitHub's error detail.

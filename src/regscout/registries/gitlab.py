@@ -29,7 +29,6 @@ service grants (the JWT probe).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -40,7 +39,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
-from .auth import Credentials, granted_actions
+from .auth import granted_actions
 from .base import (
     AdapterOptions,
     RegistryAdapter,
@@ -52,6 +51,7 @@ from .base import (
     comma_list,
     http_url,
     parse_time,
+    with_username,
 )
 from .distribution import ClientOptions
 from .errors import (
@@ -267,8 +267,7 @@ class GitLabRegistry(RegistryAdapter):
     options: GitLabOptions
 
     def __init__(self, config: RegistryConfig, client_options: ClientOptions | None = None) -> None:
-        if config.credentials is not None and not config.credentials.username:
-            config = dataclasses.replace(config, credentials=Credentials(DEFAULT_USERNAME, config.credentials.secret))
+        config = with_username(config, DEFAULT_USERNAME)
         super().__init__(config, client_options)
         self._realm: str | None = None
         self._pinged = False

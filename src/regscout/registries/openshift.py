@@ -18,7 +18,6 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import Field, field_validator
 
-from .auth import Credentials
 from .base import (
     AdapterOptions,
     RegistryAdapter,
@@ -30,6 +29,7 @@ from .base import (
     comma_list,
     http_url,
     parse_time,
+    with_username,
 )
 from .distribution import ClientOptions
 from .errors import AccessDeniedError, AuthenticationError, NotFoundError, ProtocolError, RegistryError
@@ -89,9 +89,7 @@ class OpenShiftRegistry(RegistryAdapter):
     options: OpenShiftOptions
 
     def __init__(self, config: RegistryConfig, client_options: ClientOptions | None = None) -> None:
-        if config.credentials is not None and not config.credentials.username:
-            # The registry ignores the user name but Basic needs one.
-            config = dataclasses.replace(config, credentials=Credentials(DEFAULT_USERNAME, config.credentials.secret))
+        config = with_username(config, DEFAULT_USERNAME)
         super().__init__(config, client_options)
         self._streams: dict[str, dict[str, Any]] = {}
         self._skipped: dict[str, list[str]] = {}

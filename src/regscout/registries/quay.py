@@ -18,7 +18,6 @@ and superuser views) and from Quay's token service for robots. Quay's token serv
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -40,6 +39,7 @@ from .base import (
     TagRef,
     comma_list,
     http_url,
+    with_username,
 )
 from .distribution import ClientOptions
 from .errors import (
@@ -174,8 +174,7 @@ class QuayRegistry(RegistryAdapter):
     options: QuayOptions
 
     def __init__(self, config: RegistryConfig, client_options: ClientOptions | None = None) -> None:
-        if config.credentials is not None and not config.credentials.username:
-            config = dataclasses.replace(config, credentials=Credentials(OAUTH_USERNAME, config.credentials.secret))
+        config = with_username(config, OAUTH_USERNAME)
         super().__init__(config, client_options)
         self.kind = credential_kind(config.credentials)
         self.namespaces = self.options.namespaces
