@@ -719,6 +719,7 @@ def database(name: str, keep: bool) -> Iterator[str]:
 def add_integrations(data: Dataset, rng: random.Random) -> None:
     """The 20 integrations through IntegrationService.add (no connection test), then a recorded status each."""
     from regscout.runtime import Runtime
+    from regscout.services.audit import SYSTEM
     from regscout.services.integrations import IntegrationInput, InvalidIntegration
 
     runtime = Runtime.from_env()
@@ -729,12 +730,16 @@ def add_integrations(data: Dataset, rng: random.Random) -> None:
         for name, kind, url in REGISTRIES:
             try:
                 await runtime.integrations.add(
-                    IntegrationInput(name=name, type=kind, url=url, description=f"{kind} at {url}"), test=False
+                    IntegrationInput(name=name, type=kind, url=url, description=f"{kind} at {url}"),
+                    actor=SYSTEM,
+                    test=False,
                 )
             except InvalidIntegration as error:  # a type that needs options: the generic type at the same URL
                 print(f"  {name}: {error}; added as docker-registry", file=sys.stderr)
                 await runtime.integrations.add(
-                    IntegrationInput(name=name, type="docker-registry", url=url, description=url), test=False
+                    IntegrationInput(name=name, type="docker-registry", url=url, description=url),
+                    actor=SYSTEM,
+                    test=False,
                 )
 
     asyncio.run(add_all())

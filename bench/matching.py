@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.osv_synthetic import package_names, records, write_zip
 from regscout.analysis.merge import FoundPackage, Inventory, LayerRef
 from regscout.analysis.model import OSRelease, Package
+from regscout.services.audit import SYSTEM
 from regscout.store.db import Database
 from regscout.vulndb.matcher import match
 from regscout.vulndb.service import VulnDBService
@@ -73,7 +74,7 @@ def main() -> None:
         db.migrate()
         service = VulnDBService(db)
         started, started_cpu = time.perf_counter(), time.process_time()
-        result = service.import_path(str(archive), "synthetic")
+        result = service.import_path(str(archive), "synthetic", actor=SYSTEM)
         imported = time.perf_counter() - started
         print(
             f"import: {written} records in {imported:.1f} s = {written / imported:,.0f} records/s (SQLite), "

@@ -21,6 +21,7 @@ from bench.osv_synthetic import records, write_zip
 RUNNER = """
 import json, sys, time
 from regscout.store.db import Database
+from regscout.services.audit import SYSTEM
 from regscout.vulndb.service import VulnDBService
 from regscout.vulndb.sources import VulnConfig
 from pathlib import Path
@@ -32,8 +33,8 @@ with read_zip(Path(archive)) as snapshot:
     read_seconds = time.perf_counter() - started
 db = Database(url); db.migrate()
 service = VulnDBService(db, VulnConfig(sources=()))
-first = service.import_path(archive, "synthetic")
-second = service.import_path(archive, "synthetic")
+first = service.import_path(archive, "synthetic", actor=SYSTEM)
+second = service.import_path(archive, "synthetic", actor=SYSTEM)
 names = package_names("Debian:12")[:1000]
 started = time.perf_counter()
 pairs = service.records_for("Debian:12", names)

@@ -28,14 +28,18 @@ if TYPE_CHECKING:
     from .scanning.scheduler import Scheduler
     from .scanning.syncs import SyncRunner
     from .scanning.tracked import TrackedImages
+    from .services.audit import AuditLog
+    from .services.check import CheckService
     from .services.credential_sets import CredentialSets
     from .services.images import ImageService
     from .services.integrations import IntegrationService
     from .services.overview import Overview
+    from .services.policies import AcceptanceService, PolicyService
     from .services.scan import ScanService
     from .services.sync import SyncService
     from .services.tokens import TokenService
     from .services.users import UserService
+    from .services.verdicts import ReevaluationQueue, Verdicts
     from .store.db import Database
     from .vulndb.service import VulnDBService
 
@@ -63,6 +67,12 @@ class Runtime:
     def box(self) -> SecretBox:
         self.settings.ensure_home()
         return SecretBox(load_key_ring(self.settings.secret_key, self.settings.key_file))
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        from .services.audit import AuditLog
+
+        return AuditLog(self.db)
 
     @cached_property
     def integrations(self) -> IntegrationService:
@@ -144,7 +154,37 @@ class Runtime:
     def results(self) -> ResultsService:
         from .results.service import ResultsService
 
-        return ResultsService(self.db)
+        return ResultsService(self.db, self.verdicts)
+
+    @cached_property
+    def verdicts(self) -> Verdicts:
+        from .services.verdicts import Verdicts
+
+        return Verdicts(self.db, self.vulndb.store.published_dates)
+
+    @cached_property
+    def reevaluation(self) -> ReevaluationQueue:
+        from .services.verdicts import ReevaluationQueue
+
+        return ReevaluationQueue(self.verdicts)
+
+    @cached_property
+    def check(self) -> CheckService:
+        from .services.check import CheckService
+
+        return CheckService(self.scans, self.verdicts)
+
+    @cached_property
+    def policies(self) -> PolicyService:
+        from .services.policies import PolicyService
+
+        return PolicyService(self.db, self.audit)
+
+    @cached_property
+    def acceptances(self) -> AcceptanceService:
+        from .services.policies import AcceptanceService
+
+        return AcceptanceService(self.db, self.audit)
 
     @cached_property
     def scans(self) -> ScanService:

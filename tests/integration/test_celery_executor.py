@@ -27,6 +27,7 @@ from regscout.scanning import celery_app
 from regscout.scanning.config import JobConfig
 from regscout.scanning.jobs import TERMINAL, Job, JobSpec
 from regscout.secrets import generate_key
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import IntegrationChanges, IntegrationInput
 from regscout.store.jobs_models import ScanJob
 from regscout.store.results_models import ScanResult
@@ -115,9 +116,11 @@ class Cluster:
     def integration(self, name: str, url: str, **pull: Any) -> str:
         full = f"{self.prefix}-{name}"
         integrations = self.runtime.integrations
-        asyncio.run(integrations.add(IntegrationInput(name=full, type="docker-registry", url=url), test=False))
+        asyncio.run(
+            integrations.add(IntegrationInput(name=full, type="docker-registry", url=url), test=False, actor=SYSTEM)
+        )
         if pull:
-            asyncio.run(integrations.edit(full, IntegrationChanges(pull=pull), test=False))
+            asyncio.run(integrations.edit(full, IntegrationChanges(pull=pull), test=False, actor=SYSTEM))
         return full
 
     def add(self, integration: str, image: str, trigger: str = "manual") -> int:
@@ -365,7 +368,7 @@ def test_c_deleted_integration_cancels_its_jobs(
     wait_until(lambda: cluster.waiting() == 0, 30, lambda: "the wake-up of the second job was not taken")
     assert cluster.runtime.jobs.get(queued_id).state == "queued"
 
-    cluster.runtime.integrations.delete(name)
+    cluster.runtime.integrations.delete(name, actor=SYSTEM)
 
     queued = cluster.runtime.jobs.get(queued_id)
     assert (queued.state, queued.reason) == ("cancelled", f"integration {name!r} was deleted")

@@ -13,6 +13,7 @@ from regscout.registries.base import RegistryConfig, Rights
 from regscout.registries.errors import ConnectionStatus
 from regscout.registries.generic import GenericRegistry
 from regscout.secrets import Secret
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import ConnectionTestFailed, IntegrationInput, IntegrationService
 from tests.harness.faults import FaultProxy, Status
 from tests.harness.images import Pusher, small_image
@@ -159,8 +160,8 @@ async def test_add_refuses_to_save_a_failing_connection(
         name="r", type="docker-registry", url=registry_htpasswd.url, username="alice", secret=Secret("wrong-password-x")
     )
     with pytest.raises(ConnectionTestFailed, match="Authorization failed") as failure:
-        await service.add(data)
+        await service.add(data, actor=SYSTEM)
     assert "wrong-password-x" not in str(failure.value)
     assert service.list_all() == []
-    view, result = await service.add(data, test=False)
+    view, result = await service.add(data, test=False, actor=SYSTEM)
     assert result is None and view.connection is None

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from regscout.api.app import create_app
+from regscout.services.audit import SYSTEM
 from tests.harness.accounts import Account
 from tests.harness.images import Pusher, small_image
 from tests.harness.registry import RunningRegistry, start_registry
@@ -139,7 +140,7 @@ def test_secrets_stay_encrypted_and_survive_key_rotation(cli: CliEnv, registry: 
 
 def test_api(tmp_path: Path, registry: RunningRegistry, cli: CliEnv) -> None:
     runtime = make_runtime(cli.home)
-    _, token = runtime.tokens.create("sets")
+    _, token = runtime.tokens.create("sets", actor=SYSTEM)
     headers = {"Authorization": f"Bearer {token.reveal()}"}
     with TestClient(create_app(runtime)) as client:
         base = "/api/v1/registries/lab/credentials"

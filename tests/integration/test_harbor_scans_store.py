@@ -19,6 +19,7 @@ from regscout.harbor_scanner.scans import KEEP_REPORTS, HarborCredentialError
 from regscout.runtime import Runtime
 from regscout.scanning.jobs import Failure, now_utc
 from regscout.secrets import SecretBox, generate_key
+from regscout.services.audit import SYSTEM
 from regscout.store.harbor_models import HarborScan
 from regscout.store.jobs_models import ScanJob
 
@@ -41,7 +42,7 @@ def request(capabilities: tuple[str, ...] = ("vulnerability",), sbom: str | None
 
 
 def caller(runtime: Runtime, name: str = "prod", **options: object) -> Caller:
-    _, key = runtime.harbor_registrations.add(name, **options)  # type: ignore[arg-type]
+    _, key = runtime.harbor_registrations.add(name, **options, actor=SYSTEM)  # type: ignore[arg-type]
     found = runtime.harbor_registrations.authenticate(None, key.reveal())
     assert isinstance(found, Caller), found
     return found
@@ -128,7 +129,7 @@ def test_rotating_the_secret_key_re_encrypts_the_credential_of_a_running_scan(ru
     prod = caller(runtime)
     runtime.harbor_scans.accept(prod, request())
     new_box = SecretBox([generate_key(), *runtime.box.keys])
-    assert runtime.integrations.rotate_secrets(new_box) == 1
+    assert runtime.integrations.rotate_secrets(new_box, actor=SYSTEM) == 1
     runtime.harbor_scans.box = SecretBox([new_box.keys[0]])  # the old key is gone
     job = runtime.jobs.claim_next("w1", 60)
     assert job is not None

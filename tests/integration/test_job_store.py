@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from regscout.runtime import Runtime
 from regscout.scanning.jobs import CLAIM_LOCK, Failure, JobError, JobNotFound, JobSpec, JobStore
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import IntegrationInput
 from tests.services import postgres_database
 
@@ -34,7 +35,9 @@ class Clock:
 
 def integration(rt: Runtime, name: str = "lab") -> int:
     asyncio.run(
-        rt.integrations.add(IntegrationInput(name=name, type="docker-registry", url="http://127.0.0.1:1"), test=False)
+        rt.integrations.add(
+            IntegrationInput(name=name, type="docker-registry", url="http://127.0.0.1:1"), test=False, actor=SYSTEM
+        )
     )
     return rt.integrations.identify(name)[0]
 
@@ -175,7 +178,7 @@ def test_deleting_an_integration_cancels_its_jobs(runtime: Runtime) -> None:
     queued, running = (e.job_id for e in store.enqueue([spec(lab, "q"), spec(lab, "r")]))
     kept = store.enqueue([spec(other, "x", name="other")])[0].job_id
     assert store.claim(running, "w1", 30) is not None
-    runtime.integrations.delete("lab")
+    runtime.integrations.delete("lab", actor=SYSTEM)
     assert store.get(queued).state == "cancelled"
     assert store.get(queued).reason == "integration 'lab' was deleted"
     assert store.heartbeat(running, "w1", 30).cancel_requested

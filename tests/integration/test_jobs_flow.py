@@ -16,6 +16,7 @@ from regscout.scanning.config import JobConfig
 from regscout.scanning.jobs import JobError
 from regscout.scanning.local import LocalExecutor
 from regscout.scanning.manual import NotIntegrated
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import IntegrationInput
 from regscout.store.results_models import ScanResult
 from tests.harness.faults import FaultProxy, Hang, Status
@@ -44,11 +45,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegist
 def new_runtime(home: Path, url: str, *, pull: dict[str, object] | None = None) -> Runtime:
     rt = make_runtime(home)
     rt.__dict__["job_config"] = FAST_JOBS
-    asyncio.run(rt.integrations.add(IntegrationInput(name="reg", type="docker-registry", url=url), test=False))
+    asyncio.run(
+        rt.integrations.add(IntegrationInput(name="reg", type="docker-registry", url=url), test=False, actor=SYSTEM)
+    )
     if pull:
         from regscout.services.integrations import IntegrationChanges
 
-        asyncio.run(rt.integrations.edit("reg", IntegrationChanges(pull=pull), test=False))
+        asyncio.run(rt.integrations.edit("reg", IntegrationChanges(pull=pull), test=False, actor=SYSTEM))
     return rt
 
 
@@ -239,7 +242,7 @@ def test_an_integration_that_harbor_manages_takes_no_images_by_hand(registry: Ru
     managed = IntegrationInput(
         name="harbor", type="docker-registry", url=registry.url, options={"managed_by": "harbor"}
     )
-    asyncio.run(rt.integrations.add(managed, test=False))
+    asyncio.run(rt.integrations.add(managed, test=False, actor=SYSTEM))
     with pytest.raises(JobError, match="managed by harbor: images come from there"):
         rt.manual.add("harbor", "alpine:3.19")
     assert rt.jobs.list() == []

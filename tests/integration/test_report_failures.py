@@ -21,6 +21,7 @@ import regscout.report.formats
 from regscout.api.app import create_app
 from regscout.cli.main import app, main
 from regscout.results.service import ResultsService
+from regscout.services.audit import SYSTEM
 from tests.harness.images import Pusher, build_image, tar_layer
 from tests.harness.registry import RunningRegistry
 
@@ -151,7 +152,7 @@ def test_api_answers_a_problem_document(
 ) -> None:
     ref, name = image
     runtime = make_runtime(tmp_path / "api-home")
-    _, token = runtime.tokens.create("t")
+    _, token = runtime.tokens.create("t", actor=SYSTEM)
     headers = {"Authorization": f"Bearer {token.reveal()}"}
     monkeypatch.setattr(regscout.analysis.sbom, "spdx", _broken)
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from regscout.api.app import create_app
+from regscout.services.audit import SYSTEM
 from tests.harness.images import Pusher, build_image, tar_layer
 from tests.harness.registry import RunningRegistry
 from tests.harness.validators import cyclonedx_problems, sarif_problems
@@ -118,7 +119,7 @@ def test_results_api(scanned: tuple[CliEnv, str, Path]) -> None:
     report = json.loads(cli.run("image", ref, "--format", "json").stdout)
     digest = report["image"]["digest"]
     runtime = make_runtime(cli.home)
-    _, token = runtime.tokens.create("api")
+    _, token = runtime.tokens.create("api", actor=SYSTEM)
     with TestClient(create_app(runtime)) as client:
         headers = {"Authorization": f"Bearer {token.reveal()}"}
         assert client.get("/api/v1/results").status_code == 401

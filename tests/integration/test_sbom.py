@@ -12,6 +12,7 @@ from spdx_tools.spdx.parser.parse_anything import parse_file
 
 from regscout.api.app import create_app
 from regscout.secrets import Secret
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import IntegrationInput
 from tests.harness.images import Pusher, build_image, tar_layer
 from tests.harness.registry import RunningRegistry
@@ -140,9 +141,10 @@ def test_image_api(tmp_path: Path, registry_htpasswd: RunningRegistry, pushed: s
                 secret=Secret(registry_htpasswd.accounts["alice"].password),
             ),
             test=False,
+            actor=SYSTEM,
         )
     )
-    _, token = runtime.tokens.create("t")
+    _, token = runtime.tokens.create("t", actor=SYSTEM)
     with TestClient(create_app(runtime)) as client:
         headers = {"Authorization": f"Bearer {token.reveal()}"}
         assert client.get("/api/v1/images/inspect", params={"ref": "sbom/app:1.0"}).status_code == 401

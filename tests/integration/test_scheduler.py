@@ -12,6 +12,7 @@ import pytest
 from regscout.runtime import Runtime
 from regscout.scanning.scheduler import Scheduler
 from regscout.scanning.syncs import SyncOutcome
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import IntegrationChanges, IntegrationInput
 from regscout.store.jobs_models import ScheduleState
 from tests.harness.images import Pusher, small_image
@@ -59,10 +60,12 @@ def test_a_due_sync_fires_once_across_servers_and_then_at_the_next_time(
     runtime: Runtime, registry: RunningRegistry
 ) -> None:
     asyncio.run(
-        runtime.integrations.add(IntegrationInput(name="reg", type="docker-registry", url=registry.url), test=False)
+        runtime.integrations.add(
+            IntegrationInput(name="reg", type="docker-registry", url=registry.url), test=False, actor=SYSTEM
+        )
     )
     pull = {"mode": "automatic", "schedule": "1h"}
-    asyncio.run(runtime.integrations.edit("reg", IntegrationChanges(pull=pull), test=False))
+    asyncio.run(runtime.integrations.edit("reg", IntegrationChanges(pull=pull), test=False, actor=SYSTEM))
     clock = Clock()
     servers = [Scheduler(runtime.db, runtime.sync_runner, clock) for _ in range(3)]
 
@@ -83,15 +86,15 @@ def test_a_due_sync_fires_once_across_servers_and_then_at_the_next_time(
     # A new schedule is computed afresh; manual mode drops it; so does deleting the integration.
     asyncio.run(
         runtime.integrations.edit(
-            "reg", IntegrationChanges(pull={"schedule": "0 3 * * *", "timezone": "UTC"}), test=False
+            "reg", IntegrationChanges(pull={"schedule": "0 3 * * *", "timezone": "UTC"}), test=False, actor=SYSTEM
         )
     )
     servers[0].claim_due()
     assert servers[0].next_runs()["reg"].hour == 3
-    asyncio.run(runtime.integrations.edit("reg", IntegrationChanges(pull={"mode": "manual"}), test=False))
+    asyncio.run(runtime.integrations.edit("reg", IntegrationChanges(pull={"mode": "manual"}), test=False, actor=SYSTEM))
     assert servers[0].claim_due() == [] and servers[0].next_runs() == {}
-    asyncio.run(runtime.integrations.edit("reg", IntegrationChanges(pull=pull), test=False))
+    asyncio.run(runtime.integrations.edit("reg", IntegrationChanges(pull=pull), test=False, actor=SYSTEM))
     servers[0].claim_due()
-    runtime.integrations.delete("reg")
+    runtime.integrations.delete("reg", actor=SYSTEM)
     assert servers[0].next_runs() == {}
     assert {job.state for job in runtime.jobs.list()} == {"cancelled"}

@@ -11,6 +11,7 @@ from regscout.registries.base import ConnectionResult, Rights, RightsReport
 from regscout.registries.errors import ConnectionStatus
 from regscout.runtime import Runtime
 from regscout.secrets import Secret, SecretBox, generate_key
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import (
     IntegrationChanges,
     IntegrationExists,
@@ -33,7 +34,7 @@ async def _add(rt: Runtime, name: str = "reg", **kwargs: object) -> None:
         secret=Secret(PASSWORD),
         **kwargs,
     )  # type: ignore[arg-type]
-    await rt.integrations.add(data, test=False)
+    await rt.integrations.add(data, test=False, actor=SYSTEM)
 
 
 @pytest.mark.anyio
@@ -46,7 +47,7 @@ async def test_add_list_show_edit_delete(runtime: Runtime) -> None:
         await _add(runtime)
 
     view, _ = await runtime.integrations.edit(
-        "reg", IntegrationChanges(description="staging", new_name="reg2"), test=False
+        "reg", IntegrationChanges(description="staging", new_name="reg2"), test=False, actor=SYSTEM
     )
     assert (view.name, view.description) == ("reg2", "staging")
     with runtime.db.session() as session:
@@ -55,12 +56,14 @@ async def test_add_list_show_edit_delete(runtime: Runtime) -> None:
         assert runtime.box.decrypt(row.secret_ciphertext).reveal() == PASSWORD  # kept across the edit
         assert PASSWORD not in row.secret_ciphertext
 
-    await runtime.integrations.edit("reg2", IntegrationChanges(secret=Secret("new-password-1")), test=False)
+    await runtime.integrations.edit(
+        "reg2", IntegrationChanges(secret=Secret("new-password-1")), test=False, actor=SYSTEM
+    )
     adapter = runtime.integrations.adapter("reg2")
     assert adapter.config.credentials is not None and adapter.config.credentials.secret.reveal() == "new-password-1"
     await adapter.aclose()
 
-    runtime.integrations.delete("reg2")
+    runtime.integrations.delete("reg2", actor=SYSTEM)
     assert runtime.integrations.list_all() == []
     with pytest.raises(IntegrationNotFound, match="regscout registry list"):
         runtime.integrations.get("reg2")
@@ -118,17 +121,17 @@ async def test_invalid_input_is_refused_and_nothing_is_stored(
     }
     fields.update(kwargs)
     with pytest.raises(InvalidIntegration, match=message):
-        await runtime.integrations.add(IntegrationInput(**fields), test=False)  # type: ignore[arg-type]
+        await runtime.integrations.add(IntegrationInput(**fields), test=False, actor=SYSTEM)  # type: ignore[arg-type]
     assert runtime.integrations.list_all() == []
 
 
 def test_tokens_create_verify_revoke(runtime: Runtime) -> None:
-    view, secret = runtime.tokens.create("ci")
+    view, secret = runtime.tokens.create("ci", actor=SYSTEM)
     assert runtime.tokens.verify(secret.reveal()) is not None
     assert runtime.tokens.verify(secret.reveal() + "x") is None
     assert runtime.tokens.verify("rst_" + view.prefix + "_guess") is None
     assert all(secret.reveal() not in repr(t) for t in runtime.tokens.list_all())
-    runtime.tokens.revoke("ci")
+    runtime.tokens.revoke("ci", actor=SYSTEM)
     assert runtime.tokens.verify(secret.reveal()) is None
     assert runtime.tokens.bootstrap_admin() is None  # a token exists already
 
@@ -138,7 +141,7 @@ async def test_rotation_re_encrypts_every_credential(runtime: Runtime) -> None:
     await _add(runtime, name="a")
     await _add(runtime, name="b")
     new_key = generate_key()
-    assert runtime.integrations.rotate_secrets(SecretBox([new_key, *runtime.box.keys])) == 2
+    assert runtime.integrations.rotate_secrets(SecretBox([new_key, *runtime.box.keys]), actor=SYSTEM) == 2
     only_new = SecretBox([new_key])
     with runtime.db.session() as session:
         for row in session.scalars(select(Integration)):

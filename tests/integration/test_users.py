@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from regscout.runtime import Runtime
 from regscout.scanning.jobs import now_utc
 from regscout.secrets import Secret
+from regscout.services.audit import SYSTEM
 from regscout.services.users import UserError
 from regscout.store.console_models import ConsoleSession, ConsoleUser
 
@@ -17,7 +18,7 @@ PASSWORD = Secret("a long enough password")
 
 
 def test_sign_in_with_the_right_password_only(runtime: Runtime) -> None:
-    runtime.users.add("ana", PASSWORD)
+    runtime.users.add("ana", PASSWORD, actor=SYSTEM)
     assert runtime.users.sign_in("ana", "wrong password!!") is None
     assert runtime.users.sign_in("nobody", PASSWORD.reveal()) is None
     signed = runtime.users.sign_in("ana", PASSWORD.reveal())
@@ -34,7 +35,7 @@ def test_sign_in_with_the_right_password_only(runtime: Runtime) -> None:
 
 
 def test_an_idle_session_ends_and_a_new_password_ends_them_all(runtime: Runtime) -> None:
-    runtime.users.add("ben", PASSWORD)
+    runtime.users.add("ben", PASSWORD, actor=SYSTEM)
     idle = runtime.users.sign_in("ben", PASSWORD.reveal())
     fresh = runtime.users.sign_in("ben", PASSWORD.reveal())
     assert idle is not None and fresh is not None
@@ -46,13 +47,13 @@ def test_an_idle_session_ends_and_a_new_password_ends_them_all(runtime: Runtime)
         )
     assert runtime.users.session_user(idle[0]) is None
     assert runtime.users.session_user(fresh[0]) is not None
-    runtime.users.set_password("ben", Secret("another long password"))
+    runtime.users.set_password("ben", Secret("another long password"), actor=SYSTEM)
     assert runtime.users.session_user(fresh[0]) is None
     assert runtime.users.sign_in("ben", PASSWORD.reveal()) is None
 
 
 def test_a_disabled_user_cannot_sign_in_or_keep_a_session(runtime: Runtime) -> None:
-    runtime.users.add("cat", PASSWORD)
+    runtime.users.add("cat", PASSWORD, actor=SYSTEM)
     signed = runtime.users.sign_in("cat", PASSWORD.reveal())
     assert signed is not None
     with runtime.db.session() as session:
@@ -78,10 +79,10 @@ def test_the_first_admin_is_made_once(runtime: Runtime) -> None:
 )
 def test_invalid_users_are_refused(runtime: Runtime, name: str, password: Secret, role: str, message: str) -> None:
     with pytest.raises(UserError, match=message):
-        runtime.users.add(name, password, role)
+        runtime.users.add(name, password, role, actor=SYSTEM)
 
 
 def test_a_user_name_is_unique(runtime: Runtime) -> None:
-    runtime.users.add("eve", PASSWORD)
+    runtime.users.add("eve", PASSWORD, actor=SYSTEM)
     with pytest.raises(UserError, match="exists"):
-        runtime.users.add("eve", PASSWORD)
+        runtime.users.add("eve", PASSWORD, actor=SYSTEM)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from regscout.analysis.merge import FoundPackage, Inventory, LayerRef
 from regscout.analysis.model import OSRelease, Package
 from regscout.runtime import Runtime
+from regscout.services.audit import SYSTEM
 from regscout.store.models import VulnAffected, VulnExclusiveSource
 from regscout.vulndb.importer import Snapshot, replace_some
 from regscout.vulndb.matcher import Finding, RecordSource, match
@@ -121,8 +122,8 @@ def check_same(service: VulnDBService, seed: int) -> list[Finding]:
 def test_prefiltered_matching_finds_what_full_matching_finds(runtime: Runtime, tmp_path: Path) -> None:
     service = VulnDBService(runtime.db)
     synthetic = list(records(3000, seed=5))
-    assert service.import_path(write_dir(tmp_path / "one", synthetic + EDGE_CASES), "one").status == "ok"
-    assert service.import_path(write_dir(tmp_path / "two", NEWER_COPIES), "two").status == "ok"
+    assert service.import_path(write_dir(tmp_path / "one", synthetic + EDGE_CASES), "one", actor=SYSTEM).status == "ok"
+    assert service.import_path(write_dir(tmp_path / "two", NEWER_COPIES), "two", actor=SYSTEM).status == "ok"
 
     findings = check_same(service, 1)
     check_same(service, 2)
@@ -201,8 +202,8 @@ def report(findings: list[Finding]) -> str:
 def test_findings_from_templates_equal_findings_from_records(runtime: Runtime, tmp_path: Path) -> None:
     service = VulnDBService(runtime.db)
     documents = list(records(3000, seed=5)) + EDGE_CASES + TEMPLATE_CASES
-    assert service.import_path(write_dir(tmp_path / "one", documents), "one").status == "ok"
-    assert service.import_path(write_dir(tmp_path / "two", NEWER_COPIES), "two").status == "ok"
+    assert service.import_path(write_dir(tmp_path / "one", documents), "one", actor=SYSTEM).status == "ok"
+    assert service.import_path(write_dir(tmp_path / "two", NEWER_COPIES), "two", actor=SYSTEM).status == "ok"
     with runtime.db.session() as session:
         assert session.scalar(select(func.count()).where(VulnAffected.finding.is_(None))) == 0
         assert (session.scalar(select(func.count()).where(VulnAffected.match_fix.is_not(None))) or 0) > 3000
@@ -243,17 +244,17 @@ def exclusive(runtime: Runtime) -> set[str]:
 
 def test_sources_sharing_record_ids_are_checked_for_newer_copies(runtime: Runtime, tmp_path: Path) -> None:
     service = VulnDBService(runtime.db)
-    assert service.import_path(write_dir(tmp_path / "one", EDGE_CASES), "one").status == "ok"
+    assert service.import_path(write_dir(tmp_path / "one", EDGE_CASES), "one", actor=SYSTEM).status == "ok"
     assert exclusive(runtime) == {"one"}
     before = check_same(service, 4)
     # a second source with newer copies of two records: neither source is exclusive any more, and the
     # newer copies win for both (the first source was written while it was exclusive)
-    assert service.import_path(write_dir(tmp_path / "two", NEWER_COPIES), "two").status == "ok"
+    assert service.import_path(write_dir(tmp_path / "two", NEWER_COPIES), "two", actor=SYSTEM).status == "ok"
     assert exclusive(runtime) == set()
     after = check_same(service, 4)
     assert before != after and {f.advisories for f in after if f.package == "dup"} == {("DUP-2", "DUP-1"), ("DUP-2",)}
     other = [record("O-1", entry("npm", "dup", ("SEMVER", [{"introduced": "0"}])))]
-    assert service.import_path(write_dir(tmp_path / "three", other), "three").status == "ok"
+    assert service.import_path(write_dir(tmp_path / "three", other), "three", actor=SYSTEM).status == "ok"
     assert exclusive(runtime) == {"three"}
     # an update of only some records that publishes an id another source has
     with Snapshot() as changed, runtime.db.session() as session:
@@ -264,6 +265,6 @@ def test_sources_sharing_record_ids_are_checked_for_newer_copies(runtime: Runtim
     assert exclusive(runtime) == set()
     check_same(service, 4)
     # a full write of a source that shares nothing any more lists it again
-    assert service.import_path(write_dir(tmp_path / "three-again", other), "three").status == "ok"
+    assert service.import_path(write_dir(tmp_path / "three-again", other), "three", actor=SYSTEM).status == "ok"
     assert exclusive(runtime) == {"three"}
     check_same(service, 4)

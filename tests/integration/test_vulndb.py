@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from regscout.api.app import create_app
 from regscout.runtime import Runtime
+from regscout.services.audit import SYSTEM
 from regscout.vulndb import importer
 from regscout.vulndb.errors import RecordError, SourceConfigError
 from regscout.vulndb.osv import ParsedRecord, parse_record
@@ -409,23 +410,23 @@ def test_import_from_directory_and_url(runtime: Runtime, bucket: OSVBucket, tmp_
         (records / f"{record['id']}.json").write_text(json.dumps(record))
     (records / "README.txt").write_text("not a record")
 
-    result = service.import_path(str(tmp_path / "osv"), "local")
+    result = service.import_path(str(tmp_path / "osv"), "local", actor=SYSTEM)
     assert (result.status, result.records) == ("ok", 4), result
     [local] = [s for s in service.status().sources if s.name == "local"]
     assert (local.kind, local.configured, local.next_update_at) == ("osv-dir", False, None)
     assert ids(service.records_for("Debian:12", ["zlib"])) == {"DEBIAN-CVE-2024-0003"}
 
     bucket.publish("Alpine", [osv("ALPINE-CVE-2024-1", "Alpine:v3.19", "musl", fixed="1.2.4_git20230717-r5")])
-    result = service.import_path(f"{bucket.url}/Alpine/all.zip")
+    result = service.import_path(f"{bucket.url}/Alpine/all.zip", actor=SYSTEM)
     assert (result.source, result.status, result.records) == ("alpine", "ok", 1), result
     assert ids(service.records_for("Alpine:v3.19", ["musl"])) == {"ALPINE-CVE-2024-1"}
 
     (tmp_path / "empty").mkdir()
-    empty = service.import_path(str(tmp_path / "empty"), "local")
+    empty = service.import_path(str(tmp_path / "empty"), "local", actor=SYSTEM)
     assert empty.status == "failed" and empty.error is not None and "holds no .json records" in empty.error
     assert empty.records == 4  # the earlier import of `local` keeps serving
     with pytest.raises(SourceConfigError, match="no such file"):
-        service.import_path(str(tmp_path / "missing.zip"))
+        service.import_path(str(tmp_path / "missing.zip"), actor=SYSTEM)
     with pytest.raises(SourceConfigError, match="unknown source nope"):
         service.update(["nope"])
 
@@ -480,7 +481,7 @@ def test_api_status_update_and_import(runtime: Runtime, bucket: OSVBucket) -> No
     bucket.files["/corrupt/all.zip"] = b"garbage"
     config = VulnConfig(sources=(osv_source("Debian", bucket.url),))
     runtime.__dict__["vulndb"] = VulnDBService(runtime.db, config)  # the cached_property, with the test's sources
-    _, secret = runtime.tokens.create("ci")
+    _, secret = runtime.tokens.create("ci", actor=SYSTEM)
     headers = {"Authorization": f"Bearer {secret.reveal()}"}
     with TestClient(create_app(runtime)) as client:
         assert client.get("/api/v1/db/status").status_code == 401

@@ -21,6 +21,7 @@ import pytest
 
 from regscout.runtime import Runtime
 from regscout.scanning.jobs import Job, JobError, JobSpec
+from regscout.services.audit import SYSTEM, Actor
 from regscout.services.console_ops import (
     UPLOAD_PREFIX,
     ConsoleJobs,
@@ -183,7 +184,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 def integration(rt: Runtime, name: str) -> int:
     # In a thread of its own: in a run with the browser tests, Playwright's loop is running in this one.
     adding = rt.integrations.add(
-        IntegrationInput(name=name, type="docker-registry", url="http://127.0.0.1:1"), test=False
+        IntegrationInput(name=name, type="docker-registry", url="http://127.0.0.1:1"), test=False, actor=SYSTEM
     )
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, adding).result()
@@ -376,6 +377,7 @@ class FakeVulnDB:
     def __init__(self) -> None:
         self.go = threading.Event()
         self.calls: list[tuple[str, object, object]] = []
+        self.importers: list[tuple[Actor, str | None]] = []
         self.raise_: Exception | None = None
 
     def update(self, names: list[str] | None = None) -> list[SourceResult]:
@@ -388,8 +390,9 @@ class FakeVulnDB:
             SourceResult(source="alpine", status="ok", records=5),
         ]
 
-    def import_path(self, path: str, source: str) -> SourceResult:
+    def import_path(self, path: str, source: str, *, actor: Actor, shown_as: str | None = None) -> SourceResult:
         self.calls.append(("import", path, source))
+        self.importers.append((actor, shown_as))
         assert Path(path).exists()
         self.go.wait(10)
         return SourceResult(source=source, status="ok", records=2, written=2)
@@ -404,7 +407,7 @@ def test_one_background_task_at_a_time_and_its_outcome(tmp_path: Path) -> None:
     assert "is running since" in data.task_headline(running)
     upload = save_upload(io.BytesIO(json.dumps(osv("A-1")).encode()), "one.json", 1 << 20, tmp_path)
     with pytest.raises(DataTaskBusy, match="update of every configured source is still running"):
-        tasks.import_upload(upload, "mine")
+        tasks.import_upload(upload, "mine", SYSTEM)
     assert not upload.directory.exists()  # a refused upload is not left behind
     fake.go.set()
     assert running.wait(5)
@@ -413,9 +416,10 @@ def test_one_background_task_at_a_time_and_its_outcome(tmp_path: Path) -> None:
     assert data.task_headline(running).endswith("1 ok, 1 failed. A failed source keeps serving its previous data.")
 
     upload = save_upload(io.BytesIO(json.dumps(osv("A-1")).encode()), "one.json", 1 << 20, tmp_path)
-    imported = tasks.import_upload(upload, "mine")
+    imported = tasks.import_upload(upload, "mine", SYSTEM)
     assert imported.wait(5) and imported.ok and tasks.current() is imported
     assert fake.calls[-1] == ("import", str(upload.path), "mine")
+    assert fake.importers == [(SYSTEM, "one.json")]  # the audit log shows the upload's name, not its temporary path
     assert not upload.directory.exists()  # removed once the import ended
     assert data.task_headline(imported).endswith(": 1 source ok.")
     assert imported.what == "one.json into source mine"

@@ -21,6 +21,7 @@ from regscout.runtime import Runtime
 from regscout.scanning.syncs import SyncProgress
 from regscout.secrets import Secret
 from regscout.selection import PullSettings
+from regscout.services.audit import SYSTEM
 from regscout.services.integrations import IntegrationError, IntegrationInput, IntegrationView, registry_types
 from regscout.services.registry_pages import preview_pull
 from regscout.services.sync import SyncService
@@ -356,7 +357,7 @@ def test_the_preview_decides_with_the_unsaved_settings() -> None:
 def client(tmp_path: Path) -> Iterator[tuple[TestClient, Runtime, str]]:
     home = tmp_path / "home"
     runtime = Runtime(Settings(home, f"sqlite:///{home / 'regscout.db'}", None, "127.0.0.1", 0, "INFO"))
-    runtime.users.add("admin", Secret("a console password"))
+    runtime.users.add("admin", Secret("a console password"), actor=SYSTEM)
     signed = runtime.users.sign_in("admin", "a console password")
     assert signed is not None
     session_id, user = signed
@@ -367,7 +368,7 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, Runtime, str]]:
 
 def _add(runtime: Runtime, name: str, **options: Any) -> None:
     data = IntegrationInput(name=name, type="docker-registry", url="http://127.0.0.1:9", options=options)
-    asyncio.run(runtime.integrations.add(data, test=False))
+    asyncio.run(runtime.integrations.add(data, test=False, actor=SYSTEM))
 
 
 def test_a_harbor_managed_integration_is_shown_but_not_edited_or_synced(

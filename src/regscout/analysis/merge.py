@@ -138,7 +138,13 @@ def inventory_from_json(data: dict[str, Any]) -> Inventory:
     os_data = data.get("os")
     os = OSRelease(**{**os_data, "id_like": tuple(os_data.get("id_like", ()))}) if os_data else None
     packages = []
+    layers: dict[tuple[Any, ...], LayerRef] = {}  # an image has a few layers and hundreds of packages
     for entry in data.get("packages", []):
         fields = {k: v for k, v in entry.items() if k != "layer"}
-        packages.append(FoundPackage(package_from_json(fields), LayerRef(**entry["layer"])))
+        layer_data = entry["layer"]
+        key = tuple(layer_data.values())
+        layer = layers.get(key)
+        if layer is None:
+            layer = layers[key] = LayerRef(**layer_data)
+        packages.append(FoundPackage(package_from_json(fields), layer))
     return Inventory(os, packages, list(data.get("warnings", [])), int(data.get("owned_by_os", 0)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..jsonable import Rebuild
+
 
 @dataclass(frozen=True)
 class OSRelease:
@@ -117,11 +119,12 @@ def package_to_json(package: Package) -> dict[str, Any]:
     return data
 
 
+def _extra(pairs: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in pairs)
+
+
+_package = Rebuild(Package, {"licenses": tuple, "extra": _extra})
+
+
 def package_from_json(data: dict[str, Any]) -> Package:
-    return Package(
-        **{
-            **data,
-            "licenses": tuple(data.get("licenses", ())),
-            "extra": tuple((str(k), str(v)) for k, v in data.get("extra", ())),
-        }
-    )
+    return _package(data)

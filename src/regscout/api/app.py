@@ -15,6 +15,7 @@ from ..analysis.tarwalk import LayerFormatError
 from ..harbor_scanner import routes as harbor_scanner
 from ..harbor_scanner.metrics import HarborMetrics
 from ..harbor_scanner.registrations import RegistrationError, RegistrationNotFound
+from ..policy.model import PolicyError
 from ..registries.errors import RegistryError
 from ..registries.reference import InvalidReference
 from ..report.writer import ReportError
@@ -34,17 +35,24 @@ from ..services.integrations import (
     IntegrationNotFound,
     InvalidIntegration,
 )
+from ..services.policies import AcceptanceNotFound, PolicyExists, PolicyNotFound
 from ..services.tokens import TokenError
+from ..services.verdicts import watch_expiries
 from ..vulndb.scheduler import run_periodic_updates
 from ..web.console import mount_console
-from . import harbor, images, jobs, registries, results, tokens, vulndb
+from . import audit, harbor, images, jobs, policies, registries, results, tokens, vulndb
 
+EXPIRY_CHECK_SECONDS = 60.0  # how soon after an acceptance expires its findings count again in stored verdicts
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (IntegrationNotFound, status.HTTP_404_NOT_FOUND),
     (JobNotFound, status.HTTP_404_NOT_FOUND),
     (SyncNotFound, status.HTTP_404_NOT_FOUND),
     (NotIntegrated, status.HTTP_404_NOT_FOUND),
     (RegistrationNotFound, status.HTTP_404_NOT_FOUND),
+    (PolicyNotFound, status.HTTP_404_NOT_FOUND),
+    (AcceptanceNotFound, status.HTTP_404_NOT_FOUND),
+    (PolicyExists, status.HTTP_409_CONFLICT),
+    (PolicyError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (JobError, status.HTTP_409_CONFLICT),
     (IntegrationExists, status.HTTP_409_CONFLICT),
     (InvalidIntegration, status.HTTP_422_UNPROCESSABLE_CONTENT),
@@ -78,7 +86,8 @@ def problem(
 @asynccontextmanager
 async def _background(app: FastAPI) -> AsyncIterator[None]:
     """What `regscout serve` runs beside the API: the embedded executor (unless Celery workers run the jobs), the
-    pull schedules, and periodic vulnerability-data updates (each re-matches stored results)."""
+    pull schedules, periodic vulnerability-data updates (each re-matches stored results), and the check for expired
+    risk acceptances (their findings count again in the stored verdicts)."""
     runtime: Runtime = app.state.runtime
     executor = _start_local_executor(runtime)
     interval = runtime.vulndb.config.update_interval
@@ -87,6 +96,7 @@ async def _background(app: FastAPI) -> AsyncIterator[None]:
     # The dashboard's slowest figure, computed before anyone asks for it (then refreshed in the background).
     warm = asyncio.create_task(asyncio.to_thread(runtime.overview.top_vulnerabilities))
     updates = asyncio.create_task(run_periodic_updates(runtime.vulndb, interval, stop)) if interval > 0 else None
+    expiries = asyncio.create_task(watch_expiries(runtime.verdicts, runtime.reevaluation, stop, EXPIRY_CHECK_SECONDS))
     try:
         yield
     finally:
@@ -96,6 +106,7 @@ async def _background(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
         if updates is not None:
             await updates
+        await expiries
         await asyncio.gather(warm, return_exceptions=True)
         if executor is not None:
             runtime.local_executor = None
@@ -179,6 +190,8 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     app.include_router(results.router)
     app.include_router(vulndb.router)
     app.include_router(harbor.router)
+    app.include_router(audit.router)
+    app.include_router(policies.router)
     app.include_router(harbor_scanner.router(runtime.settings.harbor_prefix))
     mount_console(app)
     return app

@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..runtime import Runtime
+from ..services.audit import Actor
 from ..services.tokens import TokenView
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `regscout token create`")
@@ -39,3 +40,15 @@ def require_token(
 
 
 TokenDep = Annotated[TokenView, Depends(require_token)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
+def request_actor(request: Request, token: TokenDep) -> Actor:
+    """Who a change made through the API is in the audit log as: the bearer token, from the client's address."""
+    return Actor("token", token.name, client_address(request))
+
+
+ActorDep = Annotated[Actor, Depends(request_actor)]

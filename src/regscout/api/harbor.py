@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from ..harbor_scanner.registrations import AuthScheme, RegistrationView
-from .deps import RuntimeDep, TokenDep
+from .deps import ActorDep, RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1/harbor/registrations", tags=["harbor"])
 
@@ -45,7 +45,7 @@ def list_registrations(rt: RuntimeDep, _: TokenDep) -> list[RegistrationView]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def add_registration(body: RegistrationCreate, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+def add_registration(body: RegistrationCreate, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     view, key = rt.harbor_registrations.add(
         body.name,
         auth_scheme=body.auth_scheme,
@@ -53,6 +53,7 @@ def add_registration(body: RegistrationCreate, rt: RuntimeDep, _: TokenDep) -> d
         insecure=body.insecure,
         ca_pem=body.ca_pem,
         registry_hosts=body.registry_hosts,
+        actor=actor,
     )
     return _with_key(rt, view, key.reveal())
 
@@ -63,7 +64,7 @@ def get_registration(name: str, rt: RuntimeDep, _: TokenDep) -> RegistrationView
 
 
 @router.patch("/{name}")
-def edit_registration(name: str, body: RegistrationEdit, rt: RuntimeDep, _: TokenDep) -> RegistrationView:
+def edit_registration(name: str, body: RegistrationEdit, rt: RuntimeDep, actor: ActorDep) -> RegistrationView:
     return rt.harbor_registrations.edit(
         name,
         auth_scheme=body.auth_scheme,
@@ -71,15 +72,16 @@ def edit_registration(name: str, body: RegistrationEdit, rt: RuntimeDep, _: Toke
         insecure=body.insecure,
         ca_pem=body.ca_pem,
         registry_hosts=body.registry_hosts,
+        actor=actor,
     )
 
 
 @router.post("/{name}/rotate")
-def rotate_key(name: str, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
-    view, key = rt.harbor_registrations.rotate(name)
+def rotate_key(name: str, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
+    view, key = rt.harbor_registrations.rotate(name, actor=actor)
     return _with_key(rt, view, key.reveal())
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_registration(name: str, rt: RuntimeDep, _: TokenDep) -> None:
-    rt.harbor_registrations.remove(name)
+def remove_registration(name: str, rt: RuntimeDep, actor: ActorDep) -> None:
+    rt.harbor_registrations.remove(name, actor=actor)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, SecretStr
 from ..jsonable import plain
 from ..secrets import Secret
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView, registry_types
-from .deps import RuntimeDep, TokenDep
+from .deps import ActorDep, RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1", tags=["registries"])
 
@@ -62,7 +62,7 @@ def list_registries(rt: RuntimeDep, _: TokenDep) -> list[IntegrationView]:
 async def create_registry(
     body: RegistryCreate,
     rt: RuntimeDep,
-    _: TokenDep,
+    actor: ActorDep,
     test: Annotated[bool, Query(description="Test the connection before saving")] = True,
 ) -> dict[str, Any]:
     data = IntegrationInput(
@@ -77,7 +77,7 @@ async def create_registry(
         ca_pem=body.ca_pem,
         options=body.options,
     )
-    view, result = await rt.integrations.add(data, test=test)
+    view, result = await rt.integrations.add(data, actor=actor, test=test)
     return {"integration": plain(view), "test": plain(result)}
 
 
@@ -91,7 +91,7 @@ async def update_registry(
     name: str,
     body: RegistryUpdate,
     rt: RuntimeDep,
-    _: TokenDep,
+    actor: ActorDep,
     test: Annotated[bool, Query()] = True,
 ) -> dict[str, Any]:
     changes = IntegrationChanges(
@@ -107,13 +107,13 @@ async def update_registry(
         new_name=body.name,
         pull=body.pull,
     )
-    view, result = await rt.integrations.edit(name, changes, test=test)
+    view, result = await rt.integrations.edit(name, changes, actor=actor, test=test)
     return {"integration": plain(view), "test": plain(result)}
 
 
 @router.delete("/registries/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_registry(name: str, rt: RuntimeDep, _: TokenDep) -> Response:
-    rt.integrations.delete(name)
+def delete_registry(name: str, rt: RuntimeDep, actor: ActorDep) -> Response:
+    rt.integrations.delete(name, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -217,11 +217,11 @@ async def add_credential_set(
     name: str,
     body: CredentialSetCreate,
     rt: RuntimeDep,
-    _: TokenDep,
+    actor: ActorDep,
     test: Annotated[bool, Query(description="Test the set before saving")] = True,
 ) -> dict[str, Any]:
     secret = Secret(body.password.get_secret_value())
-    view, result = await rt.credential_sets.add(name, body.pattern, body.username, secret, test=test)
+    view, result = await rt.credential_sets.add(name, body.pattern, body.username, secret, actor=actor, test=test)
     return {"credential_set": plain(view), "test": plain(result)}
 
 
@@ -234,7 +234,7 @@ async def test_credential_set(
 
 @router.delete("/registries/{name}/credentials", status_code=status.HTTP_204_NO_CONTENT)
 def remove_credential_set(
-    name: str, rt: RuntimeDep, _: TokenDep, pattern: Annotated[str, Query(description="The set's pattern")]
+    name: str, rt: RuntimeDep, actor: ActorDep, pattern: Annotated[str, Query(description="The set's pattern")]
 ) -> Response:
-    rt.credential_sets.remove(name, pattern)
+    rt.credential_sets.remove(name, pattern, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

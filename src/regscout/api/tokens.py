@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from ..services.tokens import TokenView
-from .deps import RuntimeDep, TokenDep
+from .deps import ActorDep, RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
@@ -23,12 +23,12 @@ def list_tokens(rt: RuntimeDep, _: TokenDep) -> list[TokenView]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+def create_token(body: TokenCreate, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     """The token value is in this response only; it is stored hashed."""
-    view, secret = rt.tokens.create(body.name)
+    view, secret = rt.tokens.create(body.name, actor=actor)
     return {"token": view.model_dump(mode="json"), "secret": secret.reveal()}
 
 
 @router.delete("/{name}")
-def revoke_token(name: str, rt: RuntimeDep, _: TokenDep) -> TokenView:
-    return rt.tokens.revoke(name)
+def revoke_token(name: str, rt: RuntimeDep, actor: ActorDep) -> TokenView:
+    return rt.tokens.revoke(name, actor=actor)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from ..vulndb.errors import SourceConfigError
 from ..vulndb.reports import DBStatus, SourceResult
 from ..vulndb.sources import is_remote
-from .deps import RuntimeDep, TokenDep
+from .deps import ActorDep, RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1/db", tags=["vulnerability data"])
 
@@ -44,13 +44,13 @@ def db_update(rt: RuntimeDep, _: TokenDep, body: UpdateRequest | None = None) ->
 
 
 @router.post("/import", response_model=SourceResult, responses={422: {"description": "The import failed"}})
-def db_import(rt: RuntimeDep, _: TokenDep, body: ImportRequest) -> JSONResponse:
+def db_import(rt: RuntimeDep, actor: ActorDep, body: ImportRequest) -> JSONResponse:
     """Replace one source's records with the zip at `url` (server-side files are not accepted here:
     use `regscout db import` on the server). 200 with the result, or 422 with the result when it failed."""
     if not is_remote(body.url):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "url must be an http:// or https:// URL")
     try:
-        result = rt.vulndb.import_path(body.url, body.source)
+        result = rt.vulndb.import_path(body.url, body.source, actor=actor)
     except SourceConfigError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     code = status.HTTP_200_OK if result.ok else status.HTTP_422_UNPROCESSABLE_CONTENT

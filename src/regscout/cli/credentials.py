@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..runtime import Runtime
+from ..services.audit import Actor
 from .output import EXIT_REGISTRY, console, fail, handle_errors, print_json
 
 app = typer.Typer(
@@ -39,7 +40,7 @@ def add(
     if secret is None:
         fail("a credential set needs a password or token: --password-stdin or --password-env", 2)
     view, result = asyncio.run(
-        Runtime.from_env().credential_sets.add(name, pattern, username, secret, test=not no_test)
+        Runtime.from_env().credential_sets.add(name, pattern, username, secret, actor=Actor.cli(), test=not no_test)
     )
     if as_json:
         print_json({"credential_set": view, "test": result})
@@ -85,5 +86,5 @@ def test(
 @handle_errors
 def remove(name: Annotated[str, typer.Argument(help="The integration")], pattern: PatternArg) -> None:
     """Remove a credential set: its repositories use the integration's own credentials again."""
-    Runtime.from_env().credential_sets.remove(name, pattern)
+    Runtime.from_env().credential_sets.remove(name, pattern, actor=Actor.cli())
     console.print(f"removed the credential set for {pattern!r} of {name}", highlight=False)

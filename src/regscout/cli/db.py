@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..runtime import Runtime
+from ..services.audit import Actor
 from ..vulndb.reports import SourceResult
 from .output import console, err_console, handle_errors, print_json
 
@@ -70,7 +71,7 @@ def import_(
     as_json: JsonOpt = False,
 ) -> None:
     """Replace one source's records with an OSV export, for air-gapped installations."""
-    result = Runtime.from_env().vulndb.import_path(path_or_url, source)
+    result = Runtime.from_env().vulndb.import_path(path_or_url, source, actor=Actor.cli())
     if not as_json and result.ok:
         err_console.print(f"imported {result.records:,} records into source {result.source} in {result.seconds:.1f} s")
     _report([result], as_json)

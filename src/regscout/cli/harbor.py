@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..harbor_scanner.registrations import AUTH_SCHEMES, DEFAULT_TIMEOUT_SECONDS, AuthScheme, RegistrationView
 from ..runtime import Runtime
+from ..services.audit import Actor
 from ..vulndb.sources import parse_duration
 from .output import console, err_console, handle_errors, print_json
 from .registry import read_ca
@@ -92,6 +93,7 @@ def add(
         insecure=insecure,
         ca_pem=read_ca(ca_file),
         registry_hosts=registry_host,
+        actor=Actor.cli(),
     )
     _print_key(runtime, view, key.reveal(), as_json, "added")
 
@@ -101,7 +103,7 @@ def add(
 def rotate(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A new API key; the old one stops working at once (Harbor's scans fail until it has the new one)."""
     runtime = Runtime.from_env()
-    view, key = runtime.harbor_registrations.rotate(name)
+    view, key = runtime.harbor_registrations.rotate(name, actor=Actor.cli())
     _print_key(runtime, view, key.reveal(), as_json, "has a new key")
 
 
@@ -127,6 +129,7 @@ def edit(
         insecure=insecure,
         ca_pem=read_ca(ca_file),
         registry_hosts=registry_host,
+        actor=Actor.cli(),
     )
     if as_json:
         print_json(view)
@@ -161,5 +164,5 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @handle_errors
 def remove(name: str) -> None:
     """Remove a registration: its key stops working; its integration and results stay."""
-    Runtime.from_env().harbor_registrations.remove(name)
+    Runtime.from_env().harbor_registrations.remove(name, actor=Actor.cli())
     console.print(f"removed {name}")

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from . import jobs, scan
+from . import check, jobs, scan
 from .output import handle_errors
 
 DEFAULT_COMMAND = "scan"
@@ -28,3 +28,4 @@ app = typer.Typer(
 )
 app.command(DEFAULT_COMMAND)(handle_errors(scan.image))
 app.command("add")(handle_errors(jobs.add_image))
+app.command("check")(check.check)

@@ -10,7 +10,22 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import db, harbor, image_group, images, jobs, registry, results, secrets_cmd, tokens, users, worker
+from . import (
+    accept,
+    audit,
+    db,
+    harbor,
+    image_group,
+    images,
+    jobs,
+    policy,
+    registry,
+    results,
+    secrets_cmd,
+    tokens,
+    users,
+    worker,
+)
 from .output import handle_errors
 
 app = typer.Typer(
@@ -21,7 +36,10 @@ app = typer.Typer(
 app.add_typer(registry.app, name="registry")
 app.add_typer(tokens.app, name="token")
 app.add_typer(harbor.app, name="harbor")
+app.add_typer(policy.app, name="policy")
+app.add_typer(accept.app, name="accept")
 app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
 app.add_typer(secrets_cmd.app, name="secrets")
 app.add_typer(db.app, name="db")
 app.add_typer(results.app, name="results")

@@ -29,6 +29,7 @@ from ..services.integrations import (
     IntegrationNotFound,
     InvalidIntegration,
 )
+from ..services.policies import AcceptanceNotFound, PolicyExists, PolicyNotFound
 from ..services.tokens import TokenError
 from ..services.users import UserError
 
@@ -85,11 +86,19 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (IntegrationNotFound, JobNotFound, NotIntegrated, SyncNotFound, RegistrationNotFound) as exc:
+        except (
+            IntegrationNotFound,
+            JobNotFound,
+            NotIntegrated,
+            SyncNotFound,
+            RegistrationNotFound,
+            PolicyNotFound,
+            AcceptanceNotFound,
+        ) as exc:
             fail(str(exc), EXIT_NOT_FOUND)
         except JobError as exc:
             fail(str(exc), EXIT_CONFLICT)
-        except IntegrationExists as exc:
+        except (IntegrationExists, PolicyExists) as exc:
             fail(str(exc), EXIT_CONFLICT)
         except (InvalidIntegration, TokenError, RegistrationError, UserError, ValueError) as exc:
             fail(str(exc), EXIT_INVALID)

@@ -20,6 +20,7 @@ from ..runtime import Runtime
 from ..scanning.syncs import SyncProgress
 from ..secrets import Secret
 from ..selection import PullSettings
+from ..services.audit import Actor
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView
 from ..services.sync import SyncPlan
 from . import credentials
@@ -156,7 +157,7 @@ def add(
     )
     if insecure:
         err_console.print("[yellow]warning:[/] TLS verification is off for this registry")
-    view, result = asyncio.run(runtime.integrations.add(data, test=not no_test))
+    view, result = asyncio.run(runtime.integrations.add(data, actor=Actor.cli(), test=not no_test))
     if as_json:
         print_json({"integration": view, "test": result})
         return
@@ -352,7 +353,7 @@ def edit(
         new_name=new_name,
         pull=pull_options.changes(runtime.integrations.pull_settings(name)),
     )
-    view, result = asyncio.run(runtime.integrations.edit(name, changes, test=not no_test))
+    view, result = asyncio.run(runtime.integrations.edit(name, changes, actor=Actor.cli(), test=not no_test))
     if as_json:
         print_json({"integration": view, "test": result})
         return
@@ -420,7 +421,7 @@ def delete(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do 
     runtime.integrations.get(name)
     if not yes and sys.stdin.isatty() and not typer.confirm(f"delete integration {name}?"):
         raise typer.Exit(1)
-    runtime.integrations.delete(name)
+    runtime.integrations.delete(name, actor=Actor.cli())
     console.print(f"deleted {name}")
 
 
@@ -669,7 +670,7 @@ def import_(
     runtime = Runtime.from_env()
     results = asyncio.run(
         RegistryImporter(runtime.integrations).run(
-            sources, allow_helpers=allow_helpers, test=not no_test, prefix=prefix
+            sources, actor=Actor.cli(), allow_helpers=allow_helpers, test=not no_test, prefix=prefix
         )
     )
     if as_json:

@@ -6,6 +6,7 @@ import typer
 
 from ..runtime import Runtime
 from ..secrets import SecretBox, generate_key, write_key_file
+from ..services.audit import Actor
 from .output import console, err_console, handle_errors
 
 app = typer.Typer(help="Manage the key that encrypts stored credentials.", no_args_is_help=True)
@@ -27,7 +28,7 @@ def rotate() -> None:
     from_env = runtime.settings.secret_key is not None
     if not from_env:
         write_key_file(runtime.settings.key_file, ring.keys)
-    count = runtime.integrations.rotate_secrets(ring)
+    count = runtime.integrations.rotate_secrets(ring, actor=Actor.cli())
     if from_env:
         err_console.print(f"re-encrypted {count} credential(s). Set REGSCOUT_SECRET_KEY to the new key:")
         print(new_key)

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ..runtime import Runtime
+from ..services.audit import Actor
 from .output import console, err_console, handle_errors, print_json
 
 app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
@@ -17,7 +18,7 @@ app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 @handle_errors
 def create(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Create a token. It is printed once and only its hash is stored."""
-    view, secret = Runtime.from_env().tokens.create(name)
+    view, secret = Runtime.from_env().tokens.create(name, actor=Actor.cli())
     if as_json:
         print_json({"token": view, "secret": secret.reveal()})
         return
@@ -50,5 +51,5 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @handle_errors
 def revoke(name: str) -> None:
     """Revoke a token; requests with it are refused from now on."""
-    view = Runtime.from_env().tokens.revoke(name)
+    view = Runtime.from_env().tokens.revoke(name, actor=Actor.cli())
     console.print(f"revoked {view.name}")

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ..runtime import Runtime
 from ..secrets import Secret
+from ..services.audit import Actor
 from ..services.users import ROLES
 from .output import console, fail, handle_errors, print_json
 from .registry import read_secret
@@ -36,7 +37,7 @@ def add(
 ) -> None:
     """Add a console user (the password is stored as an argon2id hash)."""
     secret = _password(password_stdin, password_env)
-    view = Runtime.from_env().users.add(username, secret, role)
+    view = Runtime.from_env().users.add(username, secret, role, actor=Actor.cli())
     console.print(f"added console user {view.username} ({view.role})")
 
 
@@ -45,7 +46,7 @@ def add(
 def passwd(username: str, password_stdin: StdinOption = False, password_env: EnvOption = None) -> None:
     """Set a user's password; the user's browser sessions end."""
     secret = _password(password_stdin, password_env)
-    Runtime.from_env().users.set_password(username, secret)
+    Runtime.from_env().users.set_password(username, secret, actor=Actor.cli())
     console.print(f"password of {username} changed; its sessions ended")
 
 
@@ -73,5 +74,5 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @handle_errors
 def remove(username: str) -> None:
     """Remove a console user and end its sessions."""
-    Runtime.from_env().users.remove(username)
+    Runtime.from_env().users.remove(username, actor=Actor.cli())
     console.print(f"removed {username}")

@@ -10,7 +10,7 @@ import hmac
 import secrets as pysecrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
@@ -21,6 +21,7 @@ from ..registries.auth import TlsSettings
 from ..registries.base import MANAGED_BY_OPTION
 from ..scanning.jobs import now_utc
 from ..secrets import Secret
+from ..services.audit import Actor, AuditLog, changed_fields, created_fields, deleted_fields, fingerprint
 from ..store.db import Database
 from ..store.harbor_models import HarborRegistration
 from ..store.models import Integration
@@ -69,6 +70,11 @@ class Caller:
     tls: TlsSettings
     integration_id: int | None
     registry_hosts: tuple[str, ...] = ()
+    address: str = ""  # the client's, set by the scanner API for the audit log
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("harbor", self.name, self.address)
 
     def allows(self, registry_url: str) -> bool:
         return not self.registry_hosts or url_host(registry_url) in self.registry_hosts
@@ -105,6 +111,16 @@ def _new_key() -> tuple[str, str]:
     """(prefix, key). 256 random bits, so a fast hash is enough to store it (services/tokens.py does the same)."""
     prefix = pysecrets.token_hex(6)
     return prefix, f"{KEY_PREFIX}{prefix}_{pysecrets.token_urlsafe(32)}"
+
+
+def _audited_fields(row: HarborRegistration) -> dict[str, Any]:
+    return {
+        "auth_scheme": row.auth_scheme,
+        "scan_timeout_seconds": row.scan_timeout_seconds,
+        "tls_insecure": row.tls_insecure,
+        "ca": fingerprint(row.ca_pem),
+        "registry_hosts": list(row.registry_hosts or []),
+    }
 
 
 def _view(session: Session, row: HarborRegistration) -> RegistrationView:
@@ -156,6 +172,7 @@ def presented_key(authorization: str | None, api_key: str | None) -> Presented |
 class Registrations:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.audit = AuditLog(db)
 
     def add(
         self,
@@ -166,6 +183,7 @@ class Registrations:
         insecure: bool = False,
         ca_pem: str | None = None,
         registry_hosts: list[str] | None = None,
+        actor: Actor,
     ) -> tuple[RegistrationView, Secret]:
         if not name or len(name) > 60 or name != name.strip() or ":" in name:
             raise RegistrationError("a name of 1 to 60 characters, without surrounding spaces or ':', is required")
@@ -186,14 +204,19 @@ class Registrations:
             )
             session.add(row)
             session.flush()
+            changes = created_fields({**_audited_fields(row), "key_prefix": prefix})
+            self.audit.record(session, actor, "harbor_registration.create", name, changes)
             return _view(session, row), Secret(key)
 
-    def rotate(self, name: str) -> tuple[RegistrationView, Secret]:
+    def rotate(self, name: str, *, actor: Actor) -> tuple[RegistrationView, Secret]:
         """A new key; the old one stops working with this commit (every request reads the row)."""
         prefix, key = _new_key()
         with self.db.session() as session:
             row = self._row(session, name)
+            before = {"key_prefix": row.key_prefix, "key": row.key_hash}
             row.key_prefix, row.key_hash, row.key_rotated_at = prefix, _hash(key), now_utc()
+            changes = changed_fields(before, {"key_prefix": row.key_prefix, "key": row.key_hash})
+            self.audit.record(session, actor, "harbor_registration.rotate", name, changes)
             session.flush()
             return _view(session, row), Secret(key)
 
@@ -206,9 +229,11 @@ class Registrations:
         insecure: bool | None = None,
         ca_pem: str | None = None,
         registry_hosts: list[str] | None = None,
+        actor: Actor,
     ) -> RegistrationView:
         with self.db.session() as session:
             row = self._row(session, name)
+            before = _audited_fields(row)
             _check(auth_scheme or row.auth_scheme, scan_timeout_seconds or row.scan_timeout_seconds)
             if auth_scheme is not None:
                 row.auth_scheme = auth_scheme
@@ -221,6 +246,8 @@ class Registrations:
             if registry_hosts is not None:
                 row.registry_hosts = _hosts(registry_hosts)
             session.flush()
+            if changes := changed_fields(before, _audited_fields(row)):
+                self.audit.record(session, actor, "harbor_registration.update", name, changes)
             return _view(session, row)
 
     def list_all(self) -> list[RegistrationView]:
@@ -232,10 +259,13 @@ class Registrations:
         with self.db.session() as session:
             return _view(session, self._row(session, name))
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, *, actor: Actor) -> None:
         """Remove the registration and its pending scans; its integration and the results stay."""
         with self.db.session() as session:
-            session.delete(self._row(session, name))
+            row = self._row(session, name)
+            session.delete(row)
+            changes = deleted_fields({**_audited_fields(row), "key_prefix": row.key_prefix})
+            self.audit.record(session, actor, "harbor_registration.delete", name, changes)
 
     def authenticate(self, authorization: str | None, api_key: str | None) -> Caller | str:
         """The caller, or why it is refused (one indexed read: a rotated key fails from the next request on)."""
@@ -277,8 +307,7 @@ class Registrations:
             raise RegistrationNotFound(f"no Harbor registration named {name!r}; `regscout harbor list` shows them")
         return row
 
-    @staticmethod
-    def ensure_integration(session: Session, caller: Caller, registry_url: str) -> tuple[int, str]:
+    def ensure_integration(self, session: Session, caller: Caller, registry_url: str) -> tuple[int, str]:
         """The registration's Harbor External Integration (id, name), created on its first scan; its URL follows
         the registry URL Harbor sends."""
         row = session.get_one(HarborRegistration, caller.id)
@@ -302,8 +331,12 @@ class Registrations:
                 )
                 session.add(integration)
                 session.flush()
+                changes = created_fields({"type": integration.type, "url": registry_url})
+                self.audit.record(session, caller.actor, "integration.create", name, changes)
             row.integration_id = integration.id
         elif integration.url != registry_url:
+            changes = changed_fields({"url": integration.url}, {"url": registry_url})
+            self.audit.record(session, caller.actor, "integration.update", integration.name, changes)
             integration.url = registry_url
         now = now_utc()
         # Written at most once a minute: every scan writing it would make each POST take the database's write

@@ -7,11 +7,13 @@ import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, ParamSpec
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..api.deps import client_address
 from ..runtime import Runtime
 from . import mime
 from .registrations import API_KEY_HEADER, Caller
@@ -61,7 +63,7 @@ async def _caller(request: Request) -> Caller | Response:
     if isinstance(found, str):
         log.warning("Harbor scanner API: refused a call to %s: %s", request.url.path, found)
         return error(401, found, {"WWW-Authenticate": 'Bearer realm="regscout harbor scanner"'})
-    return found
+    return replace(found, address=client_address(request))
 
 
 def router(prefix: str) -> APIRouter:

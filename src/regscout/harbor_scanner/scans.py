@@ -121,7 +121,7 @@ class HarborScans:
         """The scan, its artifact among the tracked images, and its job (new, or the artifact's active one): one
         write transaction, since writers take turns on SQLite."""
         with self.db.session() as session:
-            integration_id, integration = Registrations.ensure_integration(session, caller, request.registry_url)
+            integration_id, integration = self.registrations.ensure_integration(session, caller, request.registry_url)
             TrackedImages.add(
                 session, integration_id, request.repository, request.tag or request.digest, request.digest
             )
@@ -259,7 +259,7 @@ class HarborScans:
                 scan.report, scan.finished_at, scan.authorization_ciphertext = reports, now_utc(), None
 
     def _requeue(self, session: Session, caller: Caller, scan: HarborScan) -> int:
-        integration_id, integration = Registrations.ensure_integration(session, caller, scan.registry_url)
+        integration_id, integration = self.registrations.ensure_integration(session, caller, scan.registry_url)
         spec = JobSpec(
             integration_id=integration_id,
             integration_name=integration,

@@ -480,13 +480,28 @@ def _scope_words(scope: str) -> str:
 # ---------------------------------------------------------------------------------------------------- documents
 
 
-def _errors(exc: pydantic.ValidationError, where: str) -> list[str]:
+def validation_errors(exc: pydantic.ValidationError, where: str) -> list[str]:
     out = []
     for error in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
         out.append(f"{where}: {loc}: {message}" if loc else f"{where}: {message}")
     return out
+
+
+def parse_policy(values: Any) -> Policy:
+    """One policy from a mapping (an API body, a form), errors worded as the document loaders word them."""
+    try:
+        return Policy.model_validate(values)
+    except pydantic.ValidationError as exc:
+        raise PolicyError("; ".join(validation_errors(exc, "the policy"))) from None
+
+
+def parse_acceptance(values: Any) -> Acceptance:
+    try:
+        return Acceptance.model_validate(values)
+    except pydantic.ValidationError as exc:
+        raise PolicyError("; ".join(validation_errors(exc, "the acceptance"))) from None
 
 
 def _document(text: str, what: str, key: str) -> list[Any]:
@@ -518,7 +533,7 @@ def load_policies(text: str) -> list[Policy]:
         try:
             policies.append(Policy.model_validate(item))
         except pydantic.ValidationError as exc:
-            problems.extend(_errors(exc, f"policy {_name_of(item, index)}"))
+            problems.extend(validation_errors(exc, f"policy {_name_of(item, index)}"))
     seen: set[str] = set()
     for policy in policies:
         if policy.name in seen:
@@ -537,7 +552,7 @@ def load_acceptances(text: str) -> list[Acceptance]:
         try:
             acceptances.append(Acceptance.model_validate(item))
         except pydantic.ValidationError as exc:
-            problems.extend(_errors(exc, f"acceptance {index}"))
+            problems.extend(validation_errors(exc, f"acceptance {index}"))
     if problems:
         raise PolicyError("\n".join(problems))
     return acceptances

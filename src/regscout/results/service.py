@@ -3,13 +3,11 @@ access when the vulnerability data changes, with what changed for each image rec
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,20 +18,13 @@ from ..jsonable import plain
 from ..store.db import Database
 from ..store.results_models import FindingChange, ScanResult
 from ..vulndb.matcher import Finding, RecordSource, match
+from .codec import details_from_json, finding_from_json
+from .codec import pack as _pack
+from .codec import unpack as _unpack
 from .index import record_today, reindex
 
-
-def _pack(data: Any) -> bytes:
-    return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
-
-
-def _unpack(blob: bytes) -> Any:
-    return json.loads(zlib.decompress(blob))
-
-
-def finding_from_json(data: dict[str, Any]) -> Finding:
-    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return Finding(**fields)
+if TYPE_CHECKING:
+    from ..services.verdicts import Verdicts
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
@@ -79,8 +70,11 @@ def diff(before: list[Finding], after: list[Finding], exists: Exists | None = No
 
 
 class ResultsService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, verdicts: Verdicts | None = None) -> None:
+        """With ``verdicts``, each stored or re-matched result is evaluated under the policies in the same
+        transaction."""
         self.db = db
+        self.verdicts = verdicts
 
     def save(
         self,
@@ -127,6 +121,19 @@ class ResultsService:
                     session.flush()
                     reindex(session, row, inventory_json, findings_json)
                     self._record(session, digest, changes, now)
+                    if self.verdicts is not None:
+                        stored_details = details
+                        if stored_details is None and row.details is not None:
+                            stored_details = details_from_json(_unpack(row.details))
+                        self.verdicts.evaluate_stored(
+                            session,
+                            row,
+                            findings=findings,
+                            inventory=inventory,
+                            details=stored_details,
+                            cause="scan",
+                            now=now,
+                        )
                     record_today(session, now)
                     return changes
             except IntegrityError:
@@ -206,6 +213,7 @@ class ResultsService:
         """Match every stored inventory again (after a data update); no registry is contacted."""
         with self.db.session() as session:
             digests = list(session.scalars(select(ScanResult.image_digest)))
+        policy_set = self.verdicts.load() if self.verdicts is not None else None
         changed: dict[str, list[Change]] = {}
         for digest in digests:
             with self.db.session() as session:
@@ -214,7 +222,8 @@ class ResultsService:
                     continue
                 before = [finding_from_json(f) for f in _unpack(row.findings)]
                 inventory_json = _unpack(row.inventory)
-                after = match(inventory_from_json(inventory_json), source)
+                inventory = inventory_from_json(inventory_json)
+                after = match(inventory, source)
                 changes = diff(before, after, exists)
                 now = datetime.now(UTC)
                 findings_json = [asdict(f) for f in after]
@@ -224,6 +233,18 @@ class ResultsService:
                 if changes or before != after:
                     reindex(session, row, inventory_json, findings_json)
                 self._record(session, digest, changes, now)
+                if self.verdicts is not None and policy_set is not None and policy_set.active:
+                    details = details_from_json(_unpack(row.details)) if row.details is not None else None
+                    self.verdicts.evaluate_stored(
+                        session,
+                        row,
+                        findings=after,
+                        inventory=inventory,
+                        details=details,
+                        cause="data",
+                        now=now,
+                        policy_set=policy_set,
+                    )
             if changes:
                 changed[digest] = changes
         with self.db.session() as session:

@@ -26,6 +26,7 @@ from ..store.jobs_models import ScanJob
 from ..vulndb.errors import VulnDBError
 from ..vulndb.reports import SourceResult
 from ..vulndb.service import VulnDBService
+from .audit import Actor
 
 log = logging.getLogger(__name__)
 
@@ -316,10 +317,10 @@ class DataTasks:
         what = f"source {', '.join(names)}" if names else "every configured source"
         return self._start("update", what, lambda: self.vulndb.update(names or None))
 
-    def import_upload(self, upload: SavedUpload, source: str) -> DataTask:
+    def import_upload(self, upload: SavedUpload, source: str, actor: Actor) -> DataTask:
         def work() -> list[SourceResult]:
             try:
-                return [self.vulndb.import_path(str(upload.path), source)]
+                return [self.vulndb.import_path(str(upload.path), source, actor=actor, shown_as=upload.filename)]
             finally:
                 shutil.rmtree(upload.directory, ignore_errors=True)
 

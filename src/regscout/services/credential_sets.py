@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from ..registries.generic import GenericRegistry
 from ..secrets import Secret, SecretBox
 from ..selection import Pattern, parse_pattern, pattern_matches
 from ..store.models import IntegrationCredential
+from .audit import Actor, created_fields, deleted_fields
 
 if TYPE_CHECKING:
     from .integrations import IntegrationService
@@ -86,6 +87,10 @@ def matching(sets: Sequence[CredentialSet], repository: str) -> CredentialSet | 
     return next((s for s in sets if pattern_matches(s.pattern, repository, "")), None)
 
 
+def _audited_fields(row: IntegrationCredential) -> dict[str, Any]:
+    return {"pattern": row.pattern, "username": row.username, "secret": row.secret_ciphertext}
+
+
 def _view(row: IntegrationCredential) -> CredentialSetView:
     return CredentialSetView(row.pattern, row.username, row.status, row.status_message, row.status_checked_at)
 
@@ -109,7 +114,14 @@ class CredentialSets:
             ]
 
     async def add(
-        self, name: str, pattern_text: str, username: str | None, secret: Secret, *, test: bool = True
+        self,
+        name: str,
+        pattern_text: str,
+        username: str | None,
+        secret: Secret,
+        *,
+        actor: Actor,
+        test: bool = True,
     ) -> tuple[CredentialSetView, ConnectionResult | None]:
         from .integrations import ConnectionTestFailed, IntegrationExists
 
@@ -146,9 +158,11 @@ class CredentialSets:
                 _record(row, result)
             session.add(row)
             session.flush()
+            changes = created_fields(_audited_fields(row))
+            self.integrations.audit.record(session, actor, "credential_set.create", name, changes)
             return _view(row), result
 
-    def remove(self, name: str, pattern_text: str) -> None:
+    def remove(self, name: str, pattern_text: str, *, actor: Actor) -> None:
         from .integrations import IntegrationNotFound
 
         with self.db.session() as session:
@@ -156,6 +170,8 @@ class CredentialSets:
             if row is None:
                 raise IntegrationNotFound(f"{name} has no credential set for {pattern_text!r}")
             session.delete(row)
+            changes = deleted_fields(_audited_fields(row))
+            self.integrations.audit.record(session, actor, "credential_set.delete", name, changes)
 
     async def test(self, name: str, pattern_text: str) -> ConnectionResult:
         from .integrations import IntegrationNotFound

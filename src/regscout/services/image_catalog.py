@@ -4,22 +4,22 @@ stored; and the findings of a vulnerability id or a package across every image."
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..analysis.details import ImageDetails, LayerDetail, dockerfile_line
+from ..analysis.details import ImageDetails, dockerfile_line
 from ..analysis.image import AnalysisStats, ImageReport
 from ..analysis.merge import inventory_from_json
-from ..results.service import finding_from_json
+from ..results.codec import details_from_json, finding_from_json
+from ..results.codec import unpack as _unpack
 from ..store.db import Database
 from ..store.models import VulnRecord
 from ..store.results_models import FindingChange, ImageFinding, ScanResult
@@ -126,6 +126,8 @@ class CatalogLine:
     analyzed_at: datetime
     matched_at: datetime
     index_digest: str | None
+    verdict: str  # the policies' worst verdict: pass | warn | fail; "" when no enabled policy covers it
+    accepted: int  # findings under a risk acceptance
 
     @property
     def findings(self) -> int:
@@ -149,6 +151,8 @@ LINE_COLUMNS = (
     ScanResult.analyzed_at,
     ScanResult.matched_at,
     ScanResult.index_digest,
+    ScanResult.verdict,
+    ScanResult.accepted,
 )
 
 
@@ -264,36 +268,6 @@ def normalized_id(text: str) -> str:
     if _GHSA.match(text):
         return "GHSA" + text[4:].lower()
     return text
-
-
-def _unpack(blob: bytes) -> Any:
-    return json.loads(zlib.decompress(blob))
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, datetime) else None
-
-
-_DETAIL_FIELDS = frozenset(f.name for f in fields(ImageDetails))
-_LAYER_FIELDS = frozenset(f.name for f in fields(LayerDetail))
-
-
-def details_from_json(data: dict[str, Any]) -> ImageDetails:
-    """The ImageDetails that ResultsService.save stored (as jsonable.plain made it)."""
-    values = {k: v for k, v in data.items() if k in _DETAIL_FIELDS}
-    values["created"] = _time(values.get("created"))
-    values["layers"] = [
-        LayerDetail(
-            **{**{k: v for k, v in layer.items() if k in _LAYER_FIELDS}, "created": _time(layer.get("created"))}
-        )
-        for layer in data.get("layers") or ()
-    ]
-    return ImageDetails(**values)
 
 
 def _line(row: Any) -> CatalogLine:

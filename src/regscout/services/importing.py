@@ -22,6 +22,7 @@ from ..registries.hosts import host_type
 from ..registries.reference import is_loopback_host
 from ..registries.types import REGISTRY_TYPES
 from ..secrets import Secret
+from .audit import Actor
 from .integrations import (
     ConnectionTestFailed,
     IntegrationError,
@@ -149,7 +150,13 @@ class RegistryImporter:
         self.integrations = integrations
 
     async def run(
-        self, sources: list[Source], *, allow_helpers: bool = False, test: bool = True, prefix: str = ""
+        self,
+        sources: list[Source],
+        *,
+        actor: Actor,
+        allow_helpers: bool = False,
+        test: bool = True,
+        prefix: str = "",
     ) -> list[ImportResult]:
         results: list[ImportResult] = []
         existing = self.integrations.list_all()
@@ -171,7 +178,7 @@ class RegistryImporter:
                     results.append(ImportResult(host, kind.type, None, "skipped", message))
                 else:
                     name = integration_name(host, prefix, taken)
-                    result = await self._create(host, kind.type, name, credentials, source.label, test)
+                    result = await self._create(host, kind.type, name, credentials, source.label, test, actor)
                     if result.outcome == "created":
                         taken.add(name)
                         integrated[host] = name
@@ -208,7 +215,7 @@ class RegistryImporter:
         return found
 
     async def _create(
-        self, host: str, type_name: str, name: str, credentials: Credentials, label: str, test: bool
+        self, host: str, type_name: str, name: str, credentials: Credentials, label: str, test: bool, actor: Actor
     ) -> ImportResult:
         # Docker ignores the scheme of an auths key; like Docker, loopback registries are reached over plain HTTP
         url = "" if host == DOCKER_HUB else normalise_url(("http://" if is_loopback_host(host) else "https://") + host)
@@ -221,7 +228,7 @@ class RegistryImporter:
             secret=credentials.secret,
         )
         try:
-            _view, result = await self.integrations.add(data, test=test)
+            _view, result = await self.integrations.add(data, actor=actor, test=test)
         except ConnectionTestFailed as exc:
             return ImportResult(host, type_name, name, "failed", exc.result.message, exc.result)
         except IntegrationError as exc:

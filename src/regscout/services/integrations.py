@@ -24,9 +24,11 @@ from ..selection import PullSettings
 from ..store.db import Database
 from ..store.harbor_models import HarborScan
 from ..store.models import Integration, IntegrationCredential
+from .audit import Actor, AuditLog, changed_fields, created_fields, deleted_fields, fingerprint
 from .credential_sets import literal_repository, load_sets, matching
 
 AuthKind = Literal["anonymous", "password", "token"]
+CREDENTIAL_FIELDS = ("auth", "username", "secret")  # an edit of these is the audit log's credentials.update
 
 
 class IntegrationError(Exception):
@@ -207,6 +209,22 @@ def _view(row: Integration) -> IntegrationView:
     )
 
 
+def audited_fields(row: Integration) -> dict[str, Any]:
+    """What the audit log compares of an integration; of the secret only whether it changed is recorded."""
+    return {
+        "name": row.name,
+        "description": row.description,
+        "type": row.type,
+        "url": row.url,
+        "auth": row.auth,
+        "username": row.username,
+        "secret": row.secret_ciphertext,
+        "tls_insecure": row.tls_insecure,
+        "ca": fingerprint(row.ca_pem),
+        "options": dict(row.options or {}),
+    }
+
+
 def _record_result(row: Integration, result: ConnectionResult) -> None:
     row.status = result.status.value
     row.status_reason = result.reason
@@ -223,6 +241,7 @@ class IntegrationService:
         self.db = db
         self.box = box
         self.client_options = client_options
+        self.audit = AuditLog(db)
         self.on_delete: list[Callable[[Session, int, str], None]] = []
 
     # ---- reads ------------------------------------------------------------------------------
@@ -331,7 +350,7 @@ class IntegrationService:
             return await adapter.test()
 
     async def add(
-        self, data: IntegrationInput, *, test: bool = True
+        self, data: IntegrationInput, *, actor: Actor, test: bool = True
     ) -> tuple[IntegrationView, ConnectionResult | None]:
         cls, config, auth = self._validated(data)
         with self.db.session() as session:
@@ -356,10 +375,11 @@ class IntegrationService:
             _record_result(row, result)
         with self.db.session() as session:
             session.add(row)
+            self.audit.record(session, actor, "integration.create", row.name, created_fields(audited_fields(row)))
         return self.get(data.name), result
 
     async def edit(
-        self, name: str, changes: IntegrationChanges, *, test: bool = True
+        self, name: str, changes: IntegrationChanges, *, actor: Actor, test: bool = True
     ) -> tuple[IntegrationView, ConnectionResult | None]:
         """Change an integration. The connection is tested (if ``test``) only when more than the pull
         settings change; every change is validated before anything is saved."""
@@ -397,6 +417,7 @@ class IntegrationService:
             raise ConnectionTestFailed(result)
         with self.db.session() as session:
             row = self.find_row(session, name)
+            before, rules_before = audited_fields(row), pull_settings_of(row).model_dump(mode="json")
             if pull is not None:
                 row.pull_settings = pull.model_dump(mode="json")
             row.name = candidate.name
@@ -413,12 +434,29 @@ class IntegrationService:
             row.options = config.options
             if result is not None:
                 _record_result(row, result)
+            self._record_edit(session, actor, row, before, rules_before)
         return self.get(candidate.name), result
 
-    def delete(self, name: str) -> None:
+    def _record_edit(
+        self, session: Session, actor: Actor, row: Integration, before: dict[str, Any], rules_before: dict[str, Any]
+    ) -> None:
+        """An edit as up to three events: the integration's settings, its credentials, its pull rules."""
+        changes = changed_fields(before, audited_fields(row))
+        credentials = {field: changes.pop(field) for field in CREDENTIAL_FIELDS if field in changes}
+        rules = changed_fields(rules_before, pull_settings_of(row).model_dump(mode="json"))
+        for action, changed in (
+            ("integration.update", changes),
+            ("credentials.update", credentials),
+            ("rules.update", rules),
+        ):
+            if changed:
+                self.audit.record(session, actor, action, row.name, changed)
+
+    def delete(self, name: str, *, actor: Actor) -> None:
         """Delete the integration; listeners (its jobs and schedule) act within the same transaction."""
         with self.db.session() as session:
             row = self.find_row(session, name)
+            self.audit.record(session, actor, "integration.delete", row.name, deleted_fields(audited_fields(row)))
             for listener in self.on_delete:
                 listener(session, row.id, row.name)
             session.delete(row)
@@ -458,7 +496,7 @@ class IntegrationService:
         order = {repository: position for position, repository in enumerate(names)}
         return sorted(listings, key=lambda listing: order.get(listing.name, len(order)))
 
-    def rotate_secrets(self, new_box: SecretBox) -> int:
+    def rotate_secrets(self, new_box: SecretBox, *, actor: Actor) -> int:
         """Re-encrypt every stored credential under new_box's first key, in one transaction."""
         count = 0
         with self.db.session() as session:
@@ -474,6 +512,7 @@ class IntegrationService:
                 assert scan.authorization_ciphertext is not None
                 scan.authorization_ciphertext = new_box.rotate(scan.authorization_ciphertext)
                 count += 1
+            self.audit.record(session, actor, "secrets.rotate", "stored credentials", {"re_encrypted": count})
         return count
 
 

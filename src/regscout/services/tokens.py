@@ -15,6 +15,7 @@ from sqlalchemy import select
 from ..secrets import Secret
 from ..store.db import Database
 from ..store.models import ApiToken
+from .audit import SYSTEM, Actor, AuditLog, created_fields
 
 TOKEN_PREFIX = "rst_"  # noqa: S105 - a prefix, not a password
 
@@ -50,8 +51,9 @@ def _view(row: ApiToken) -> TokenView:
 class TokenService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.audit = AuditLog(db)
 
-    def create(self, name: str, role: str = "admin") -> tuple[TokenView, Secret]:
+    def create(self, name: str, role: str = "admin", *, actor: Actor) -> tuple[TokenView, Secret]:
         if not name or len(name) > 100:
             raise TokenError("a token name of 1 to 100 characters is required")
         prefix = pysecrets.token_hex(6)
@@ -63,19 +65,21 @@ class TokenService:
             session.add(row)
             session.flush()
             view = _view(row)
+            self.audit.record(session, actor, "token.create", name, created_fields({"role": role, "prefix": prefix}))
         return view, Secret(plain)
 
     def list_all(self) -> list[TokenView]:
         with self.db.session() as session:
             return [_view(row) for row in session.scalars(select(ApiToken).order_by(ApiToken.created_at))]
 
-    def revoke(self, name: str) -> TokenView:
+    def revoke(self, name: str, *, actor: Actor) -> TokenView:
         with self.db.session() as session:
             row = session.scalar(select(ApiToken).where(ApiToken.name == name))
             if row is None:
                 raise TokenError(f"no token named {name!r}")
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
+                self.audit.record(session, actor, "token.revoke", name, {"prefix": row.prefix})
             return _view(row)
 
     def verify(self, presented: str) -> TokenView | None:
@@ -94,4 +98,4 @@ class TokenService:
         with self.db.session() as session:
             if session.scalar(select(ApiToken.id).limit(1)) is not None:
                 return None
-        return self.create("admin")[1]
+        return self.create("admin", actor=SYSTEM)[1]

@@ -18,6 +18,7 @@ from ..scanning.jobs import now_utc
 from ..secrets import Secret
 from ..store.console_models import ConsoleSession, ConsoleUser
 from ..store.db import Database
+from .audit import SECRET_CHANGED, SYSTEM, Actor, AuditLog, created_fields, deleted_fields
 
 ROLES = ("admin",)  # access control (issue 16) adds more; the console checks roles in one place (web/auth.py)
 MIN_PASSWORD = 12
@@ -70,12 +71,13 @@ class UserService:
         self.db = db
         self.idle_timeout = idle_timeout
         self.hasher = PasswordHasher()
+        self.audit = AuditLog(db)
         # Verifying against this costs what a real check costs, so an unknown name takes as long as a wrong password.
         self._dummy_hash = self.hasher.hash(pysecrets.token_urlsafe(16))
 
     # ---- users ------------------------------------------------------------------------------
 
-    def add(self, username: str, password: Secret, role: str = "admin") -> UserView:
+    def add(self, username: str, password: Secret, role: str = "admin", *, actor: Actor) -> UserView:
         if not username or len(username) > 100 or username != username.strip() or any(c.isspace() for c in username):
             raise UserError("a user name of 1 to 100 characters without spaces is required")
         if role not in ROLES:
@@ -87,20 +89,25 @@ class UserService:
             row = ConsoleUser(username=username, password_hash=self.hasher.hash(password.reveal()), role=role)
             session.add(row)
             session.flush()
+            changes = created_fields({"role": role, "password": SECRET_CHANGED})
+            self.audit.record(session, actor, "user.create", username, changes)
             return _view(row)
 
-    def set_password(self, username: str, password: Secret) -> UserView:
+    def set_password(self, username: str, password: Secret, *, actor: Actor) -> UserView:
         """A new password; the user's sessions end (every browser signs in again)."""
         _check_password(password)
         with self.db.session() as session:
             row = self._row(session, username)
             row.password_hash = self.hasher.hash(password.reveal())
             session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == row.id))
+            self.audit.record(session, actor, "user.password", username, {"password": SECRET_CHANGED})
             return _view(row)
 
-    def remove(self, username: str) -> None:
+    def remove(self, username: str, *, actor: Actor) -> None:
         with self.db.session() as session:
-            session.delete(self._row(session, username))
+            row = self._row(session, username)
+            session.delete(row)
+            self.audit.record(session, actor, "user.delete", username, deleted_fields({"role": row.role}))
 
     def list_all(self) -> list[UserView]:
         with self.db.session() as session:
@@ -113,7 +120,7 @@ class UserService:
                 return None
         password = Secret(pysecrets.token_urlsafe(18))
         try:
-            self.add("admin", password)
+            self.add("admin", password, actor=SYSTEM)
         except UserError:  # another server process created it in between
             return None
         return password

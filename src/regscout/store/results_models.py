@@ -22,6 +22,7 @@ class ScanResult(Base):
         Index("ix_scan_results_os", "os"),
         Index("ix_scan_results_repository_reference", "repository", "reference"),
         Index("ix_scan_results_fixable", "fixable"),
+        Index("ix_scan_results_verdict", "verdict"),  # revision 0016
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,6 +49,10 @@ class ScanResult(Base):
     low: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     other: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # NONE and UNKNOWN
     fixable: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # findings with a fixed version
+    # The policies' verdict (revision 0016): the worst of pass | warn | fail; "" when no enabled policy covers it.
+    verdict: Mapped[str] = mapped_column(String(10), default="", nullable=False)
+    accepted: Mapped[int] = mapped_column(Integer, default=0, nullable=False)  # findings under a risk acceptance
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ImageFinding(Base):

@@ -19,11 +19,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..services.audit import Actor, AuditLog
 from ..store.db import Database
 from ..store.models import VulnSource
 from . import download
@@ -66,6 +67,14 @@ def default_source_name(location: str) -> str:
     return source_name(path.stem if path.suffix == ".zip" else path.name) or "imported"
 
 
+def shown_location(location: str) -> str:
+    """A URL without what may carry a credential (user info, query, fragment); a path as it is."""
+    if not is_remote(location):
+        return location
+    parts = urlsplit(location)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, SQLAlchemyError):
         cause = getattr(exc, "orig", None) or exc
@@ -80,6 +89,7 @@ class VulnDBService:
         self.db = db
         self.config = config if config is not None else VulnConfig.from_env()
         self.store = VulnStore(db)
+        self.audit = AuditLog(db)
         self._lock = threading.Lock()  # one update at a time per process (scheduler, API, CLI)
         # called after data changed (stored results are re-matched): the runtime registers them
         self.on_change: list[Callable[[], object]] = []
@@ -120,11 +130,18 @@ class VulnDBService:
         return results
 
     def import_path(
-        self, path_or_url: str, source_name: str | None = None, *, cancel: threading.Event | None = None
+        self,
+        path_or_url: str,
+        source_name: str | None = None,
+        *,
+        actor: Actor,
+        shown_as: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> SourceResult:
         """Replace a source's records with an OSV zip (file or http(s) URL) or a directory of `.json`
         records. The default source name is the one a default OSV export would have (`Debian/all.zip` →
-        `debian`), so an air-gapped import replaces what `update` would have downloaded."""
+        `debian`), so an air-gapped import replaces what `update` would have downloaded. The audit log records
+        the import as ``actor``'s, from ``shown_as`` (an upload's file name) or else the location."""
         location = path_or_url.strip()
         if not location:
             raise SourceConfigError("a path or URL to import is required")
@@ -137,7 +154,8 @@ class VulnDBService:
                 raise SourceConfigError(f"{location}: no such file or directory")
             spec = SourceSpec(name, str(path), "osv-dir" if path.is_dir() else "osv-zip")
         with download.http_client() as client:
-            result = self._run(spec, lambda attempted: self._full(spec, client, attempted, cancel))
+            importer = (actor, shown_as or shown_location(spec.url))
+            result = self._run(spec, lambda attempted: self._full(spec, client, attempted, cancel, importer))
         self._changed([result])
         return result
 
@@ -233,8 +251,15 @@ class VulnDBService:
             return read_zip(archive, cancel)
 
     def _full(
-        self, spec: SourceSpec, client: httpx.Client, attempted: datetime, cancel: threading.Event | None
+        self,
+        spec: SourceSpec,
+        client: httpx.Client,
+        attempted: datetime,
+        cancel: threading.Event | None,
+        importer: tuple[Actor, str] | None = None,
     ) -> _Outcome:
+        """Replace the source's records with a complete download or file; an import (``importer``: who, from
+        where) is recorded in the audit log in the same transaction."""
         with self._read(spec, client, cancel) as snapshot:
             if cancel is not None and cancel.is_set():
                 raise UpdateCancelled("the update was cancelled; the previous data is kept")
@@ -244,7 +269,12 @@ class VulnDBService:
                 written = replace_all(session, spec.name, snapshot)
                 row.url, row.kind = spec.url, spec.kind
                 self._succeeded(row, attempted, written, snapshot.newest)
-            return _Outcome("full", written, written, len(before - snapshot.ids()))
+                outcome = _Outcome("full", written, written, len(before - snapshot.ids()))
+                if importer is not None:
+                    actor, location = importer
+                    changes = {"location": location, "kind": spec.kind, "records": written, "removed": outcome.removed}
+                    self.audit.record(session, actor, "vulndb.import", spec.name, changes)
+            return outcome
 
     def _incremental(
         self,

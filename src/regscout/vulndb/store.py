@@ -341,6 +341,22 @@ class VulnStore:
                 found.update(session.scalars(select(VulnRecord.id).where(VulnRecord.id.in_(chunk)).distinct()))
         return found
 
+    def published_dates(self, ids: Iterable[str]) -> dict[str, datetime]:
+        """When each of these records was first published (the earliest over the sources that serve it); ids
+        without a publication date are left out."""
+        wanted = list(dict.fromkeys(ids))
+        dates: dict[str, datetime] = {}
+        with self.db.session() as session:
+            for start in range(0, len(wanted), NAME_CHUNK):
+                chunk = wanted[start : start + NAME_CHUNK]
+                rows = session.execute(
+                    select(VulnRecord.id, func.min(VulnRecord.published))
+                    .where(VulnRecord.id.in_(chunk), VulnRecord.published.is_not(None))
+                    .group_by(VulnRecord.id)
+                )
+                dates.update((ident, published) for ident, published in rows if published is not None)
+        return dates
+
     def sources(self) -> list[VulnSource]:
         with self.db.session() as session:
             return list(session.scalars(select(VulnSource).order_by(VulnSource.name)))

@@ -10,7 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..api.deps import client_address
 from ..runtime import Runtime
+from ..services.audit import Actor
 from ..services.users import SessionUser, same_token
 from .templating import SECURITY_HEADERS, render
 
@@ -70,6 +72,11 @@ def authorize(user: SessionUser, action: str) -> None:
     allowed = PERMISSIONS.get(user.role, frozenset())
     if "*" not in allowed and action not in allowed:
         raise Forbidden(f"role {user.role} may not {action}")
+
+
+def actor_of(request: Request, user: SessionUser) -> Actor:
+    """Who a change made in the console is in the audit log as: the signed-in user, from the client's address."""
+    return Actor("user", user.username, client_address(request))
 
 
 def safe_next(target: str | None) -> str:

@@ -9,10 +9,10 @@ from fastapi.staticfiles import StaticFiles
 
 from ..services.integrations import IntegrationNotFound
 from . import auth
-from .pages import dashboard, images, jobs, registries, vulndb, vulnerabilities
+from .pages import acceptances, audit, dashboard, images, jobs, policies, registries, vulndb, vulnerabilities
 from .templating import STATIC, check_assets, render
 
-PAGES = (dashboard, registries, images, vulnerabilities, jobs, vulndb)
+PAGES = (dashboard, registries, images, vulnerabilities, jobs, vulndb, policies, acceptances, audit)
 
 
 def mount_console(app: FastAPI) -> None:

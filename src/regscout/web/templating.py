@@ -42,6 +42,9 @@ NAVIGATION = (
     ("vulnerabilities", "/vulnerabilities", "Vulnerabilities"),
     ("jobs", "/jobs", "Jobs"),
     ("vulndb", "/vulndb", "Vulnerability data"),
+    ("policies", "/policies", "Policies"),
+    ("acceptances", "/acceptances", "Accepted risks"),
+    ("audit", "/audit", "Audit"),
 )
 
 

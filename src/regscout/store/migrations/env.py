@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from alembic import context
 
-from regscout.store import console_models, harbor_models, jobs_models, results_models  # noqa: F401  (their tables join)
+from regscout.store import (  # noqa: F401  (their tables join)
+    audit_models,
+    console_models,
+    harbor_models,
+    jobs_models,
+    policy_models,
+    results_models,
+)
 from regscout.store.models import Base
 
 connection = context.config.attributes["connection"]

@@ -40,6 +40,7 @@ TABS = (
     ("packages", "Packages"),
     ("vulnerabilities", "Vulnerabilities"),
     ("changes", "Changes"),
+    ("policies", "Policies"),
     ("downloads", "Downloads"),
 )
 TAB_NAMES = frozenset(name for name, _ in TABS)
@@ -329,6 +330,22 @@ def image_detail(request: Request, user: User, digest: str) -> HTMLResponse:
                 "severity": finding_filter.min_severity.lower(),
                 "fixable": "1" if finding_filter.fixable else "",
             },
+        )
+    elif tab == "policies":
+        stored_report = catalog.report(digest)
+        if stored_report is None:
+            return not_found(request, user, digest)
+        line = stored.line
+        context.update(
+            check=runtime_of(request).check.evaluate(
+                f"{line.registry}/{line.repository}@{digest}",
+                registry_host=line.registry,
+                tag="" if ":" in line.reference else line.reference,
+                report=stored_report.report,
+                findings=stored_report.findings,
+                scanned_at=line.analyzed_at,
+            ),
+            params={"tab": tab},
         )
     elif tab == "changes":
         context.update(

@@ -31,7 +31,7 @@ from ...services.integrations import (
 )
 from ...services.registry_pages import candidate_settings, preview_pull
 from ...services.users import SessionUser
-from ..auth import User, authorize, runtime_of
+from ..auth import User, actor_of, authorize, runtime_of
 from ..templating import SECURITY_HEADERS, render
 
 router = APIRouter()
@@ -529,7 +529,9 @@ async def add_registry(request: Request, user: User) -> Response:
             ca_pem=form.get("ca_pem", "").strip() or None,
             options={k: v for k, v in options_from_form(list(kind.fields), form).items() if v is not None},
         )
-        view, _result = await runtime_of(request).integrations.add(data, test=form.get("action") != "save")
+        view, _result = await runtime_of(request).integrations.add(
+            data, actor=actor_of(request, user), test=form.get("action") != "save"
+        )
     except ConnectionTestFailed as failed:
         return _form_page(request, user, kind, _typed_values(kind, form), failure=failed.result, status_code=422)
     except IntegrationError as exc:
@@ -581,7 +583,9 @@ async def edit_registry(request: Request, user: User, name: str) -> Response:
     form = form_fields(await request.form())
     try:
         changes = edit_changes(view, kind, form)
-        saved, _result = await runtime.integrations.edit(name, changes, test=form.get("action") != "save")
+        saved, _result = await runtime.integrations.edit(
+            name, changes, actor=actor_of(request, user), test=form.get("action") != "save"
+        )
     except ConnectionTestFailed as failed:
         values = _typed_values(kind, form)
         return _form_page(request, user, kind, values, view=view, failure=failed.result, status_code=422)
@@ -604,7 +608,7 @@ def delete_page(request: Request, user: User, name: str) -> HTMLResponse:
 @router.post("/registries/{name:path}/delete", include_in_schema=False)
 def delete_registry(request: Request, user: User, name: str) -> Response:
     authorize(user, WRITE)
-    runtime_of(request).integrations.delete(name)
+    runtime_of(request).integrations.delete(name, actor=actor_of(request, user))
     return _redirect("/registries?notice=deleted")
 
 
@@ -660,7 +664,8 @@ async def save_pull(request: Request, user: User, name: str) -> Response:
         return _managed(request, user, view)
     form = form_fields(await request.form())
     try:
-        await runtime.integrations.edit(name, IntegrationChanges(pull=pull_from_form(form)), test=False)
+        changes = IntegrationChanges(pull=pull_from_form(form))
+        await runtime.integrations.edit(name, changes, actor=actor_of(request, user), test=False)
     except IntegrationError as exc:
         return _pull_page(request, user, view, pull_form_values(form), error=str(exc), status_code=422)
     return _redirect(registry_path(name, "?notice=pull-saved"))

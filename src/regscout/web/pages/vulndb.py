@@ -23,7 +23,7 @@ from ...services.console_ops import (
 from ...vulndb.errors import SourceConfigError
 from ...vulndb.reports import DBStatus, SourceStatus
 from ...vulndb.sources import check_name
-from ..auth import User, authorize, runtime_of
+from ..auth import User, actor_of, authorize, runtime_of
 from ..templating import render
 from .jobs import REFRESH_SECONDS, duration_text, is_htmx, moment
 
@@ -191,7 +191,7 @@ def import_file(
         if file is not None:
             file.file.close()
     try:
-        task = data_tasks(request).import_upload(upload, name)
+        task = data_tasks(request).import_upload(upload, name, actor_of(request, user))
     except DataTaskBusy as exc:
         return _answer(request, user, None, str(exc), 409)
     return _answer(request, user, task, None, 200)
