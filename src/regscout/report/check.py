@@ -485,7 +485,7 @@ def sarif_text(value: str) -> str:
 def sarif_uri(path: str) -> str:
     """A relative URI reference for an image name or a path in the image: percent-encoded, so that no colon lands
     in the first segment (GitHub rejects those) and nothing reads as a scheme."""
-    return quote(path.lstrip("/"), safe="/@")
+    return quote(_text(path).lstrip("/"), safe="/@")  # a lone surrogate has no UTF-8 form to percent-encode
 
 
 _LEVEL = {"block": "error", "warn": "warning"}
@@ -565,7 +565,7 @@ def _result(
             )
         },
         "locations": locations,
-        "partialFingerprints": {"regscoutViolation/v1": hashlib.sha256(identity.encode("utf-8")).hexdigest()},
+        "partialFingerprints": {"regscoutViolation/v1": hashlib.sha256(_text(identity).encode("utf-8")).hexdigest()},
         "properties": properties,
     }
 
