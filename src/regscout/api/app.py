@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from .. import __version__
+from ..access import AccessDenied
 from ..analysis.tarwalk import LayerFormatError
 from ..harbor_scanner import routes as harbor_scanner
 from ..harbor_scanner.metrics import HarborMetrics
@@ -41,6 +43,7 @@ from ..services.verdicts import watch_expiries
 from ..vulndb.scheduler import run_periodic_updates
 from ..web.console import mount_console
 from . import audit, harbor, images, jobs, policies, registries, results, tokens, vulndb
+from .deps import TokenDep
 
 EXPIRY_CHECK_SECONDS = 60.0  # how soon after an acceptance expires its findings count again in stored verdicts
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
@@ -167,6 +170,12 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
         # Starlette re-raises after this answer, so the server log gets the traceback; the client gets no internals.
         return problem(500, "Internal Server Error", f"unexpected {type(exc).__name__}; the server log has the details")
 
+    async def access_denied(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AccessDenied)
+        code = status.HTTP_404_NOT_FOUND if exc.hidden else status.HTTP_403_FORBIDDEN
+        return JSONResponse({"detail": str(exc), "error": "AccessDenied"}, status_code=code)
+
+    app.add_exception_handler(AccessDenied, access_denied)
     app.add_exception_handler(ReportError, report_failed)
     app.add_exception_handler(Exception, unexpected)
 
@@ -179,7 +188,7 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     registry.register(HarborMetrics(runtime.db))
 
     @app.get("/metrics", tags=["health"], response_class=Response)
-    def metrics() -> Response:
+    def metrics(_: TokenDep) -> Response:
         """Prometheus text format: jobs by state, queue depth, scan duration, registry errors by answer."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -195,3 +204,23 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     app.include_router(harbor_scanner.router(runtime.settings.harbor_prefix))
     mount_console(app)
     return app
+
+
+def application_routes(app: FastAPI) -> list[tuple[str, str, str]]:
+    """Every (method, path, include prefix) the application answers, routers included (for access.ROUTES and its
+    test: a route missing from the table is refused)."""
+    found: list[tuple[str, str, str]] = []
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            original = getattr(route, "original_router", None)
+            if original is not None:
+                context = getattr(route, "include_context", None)
+                walk(list(original.routes), prefix + (getattr(context, "prefix", "") or ""))
+                continue
+            methods = getattr(route, "methods", None)
+            if methods:
+                found.extend((m, prefix + route.path, prefix) for m in sorted(set(methods) - {"HEAD"}))
+
+    walk(list(app.routes), "")
+    return found

@@ -113,6 +113,9 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     role: Mapped[str] = mapped_column(String(20), default="admin", nullable=False)
+    # A user's own token acts with the user's role and scopes (revision 0017); a token of no user with its own.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,6 +10,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..access import ROLE_PERMISSIONS, AccessDenied, Principal
+from ..api.authorization import authorize_route, scopes_of
 from ..api.deps import client_address
 from ..runtime import Runtime
 from ..services.audit import Actor
@@ -19,8 +21,6 @@ from .templating import SECURITY_HEADERS, render
 SESSION_COOKIE = "regscout_session"
 LOGIN_CSRF_COOKIE = "regscout_login_csrf"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# What each role may do. One place: pages ask `authorize(user, action)`, never look at the role themselves.
-PERMISSIONS: dict[str, frozenset[str]] = {"admin": frozenset({"*"})}
 
 
 class NotSignedIn(Exception):
@@ -62,16 +62,24 @@ async def signed_in(request: Request) -> SessionUser:
             presented = value if isinstance(value, str) else None
         if not same_token(user.csrf_token, presented):
             raise Forbidden("the form's security token is missing or out of date: reload the page and try again")
+    try:
+        authorize_route(request, principal_of(request, user), runtime.settings.harbor_prefix)
+    except AccessDenied as exc:
+        raise Forbidden(str(exc)) from None
     return user
 
 
 User = Annotated[SessionUser, Depends(signed_in)]
 
 
-def authorize(user: SessionUser, action: str) -> None:
-    allowed = PERMISSIONS.get(user.role, frozenset())
-    if "*" not in allowed and action not in allowed:
-        raise Forbidden(f"role {user.role} may not {action}")
+def principal_of(request: Request, user: SessionUser) -> Principal:
+    """The signed-in user as access control sees it (what it may do and see)."""
+    return Principal("user", user.username, user.role, scopes_of(user.scopes), client_address(request))
+
+
+def may(user: SessionUser, permission: str) -> bool:
+    """Whether to show what needs this permission (the route table decides again when it is used)."""
+    return permission in ROLE_PERMISSIONS.get(user.role, frozenset())
 
 
 def actor_of(request: Request, user: SessionUser) -> Actor:

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ..access import PUBLIC, ROLE_PERMISSIONS, SIGNED_IN, route_permission
 from ..services.users import SessionUser
 
 HERE = Path(__file__).parent
@@ -92,6 +93,16 @@ def query(params: Mapping[str, Any], **changes: Any) -> str:
     return "?" + urlencode(merged, doseq=True) if merged else "?"
 
 
+def may_read(user: SessionUser | None, href: str) -> bool:
+    """Whether the role may open this page (the navigation shows only those)."""
+    permission = route_permission("GET", href, "")
+    return (
+        user is not None
+        and permission is not None
+        and (permission in (PUBLIC, SIGNED_IN) or permission in ROLE_PERMISSIONS.get(user.role, frozenset()))
+    )
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -100,7 +111,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, ago=ago, severity_class=severity_class)
-    env.globals.update(navigation=NAVIGATION, severities=SEVERITIES, query=query)
+    env.globals.update(navigation=NAVIGATION, severities=SEVERITIES, query=query, may_read=may_read)
     return env
 
 

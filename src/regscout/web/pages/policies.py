@@ -11,11 +11,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...policy import Policy, PolicyError, dump_policies, load_policies
-from ..auth import Forbidden, User, actor_of, authorize, runtime_of
+from ..auth import User, actor_of, may, runtime_of
 from ..templating import SECURITY_HEADERS, render
 
 router = APIRouter()
-READ = "policies.read"
 WRITE = "policies.write"
 NOTICES = {
     "applied": "Saved. The stored images are being evaluated again.",
@@ -55,24 +54,13 @@ def _list(request: Request, user: User, *, document: str = "", error: str = "", 
     )
 
 
-def may(user: User, action: str) -> bool:
-    """Whether to show what the role may not do anyway (the routes check again)."""
-    try:
-        authorize(user, action)
-    except Forbidden:
-        return False
-    return True
-
-
 @router.get("/policies", response_class=HTMLResponse, include_in_schema=False)
 def policies_page(request: Request, user: User, notice: str = "") -> HTMLResponse:
-    authorize(user, READ)
     return _list(request, user, notice=notice)
 
 
 @router.post("/policies", include_in_schema=False)
 def apply_policies(request: Request, user: User, document: Annotated[str, Form()] = "") -> Response:
-    authorize(user, WRITE)
     try:
         policies = load_policies(document)
     except PolicyError as exc:
@@ -86,7 +74,6 @@ def apply_policies(request: Request, user: User, document: Annotated[str, Form()
 
 @router.post("/policies/defaults", include_in_schema=False)
 def add_defaults(request: Request, user: User) -> Response:
-    authorize(user, WRITE)
     runtime_of(request).policies.install_defaults(actor=actor_of(request, user))
     return _redirect("defaults")
 
@@ -102,7 +89,6 @@ def disable(request: Request, user: User, name: str) -> Response:
 
 
 def _set_enabled(request: Request, user: User, name: str, enabled: bool) -> Response:
-    authorize(user, WRITE)
     runtime = runtime_of(request)
     runtime.policies.set_enabled(name, enabled, actor=actor_of(request, user))
     runtime.reevaluation.request("policies", [name])
@@ -111,7 +97,6 @@ def _set_enabled(request: Request, user: User, name: str, enabled: bool) -> Resp
 
 @router.post("/policies/{name}/delete", include_in_schema=False)
 def delete(request: Request, user: User, name: str) -> Response:
-    authorize(user, WRITE)
     runtime = runtime_of(request)
     runtime.policies.delete(name, actor=actor_of(request, user))
     runtime.reevaluation.request("policies", [name])
