@@ -488,7 +488,20 @@ def warm_phase(bench: Bench, runs: int) -> tuple[float, float]:
     return harbor_median, command_median
 
 
-def set_up(workdir: Path, images: int) -> Bench:
+REDIS_BROKER = "redis://127.0.0.1:6379/11"
+bench_worker: list[subprocess.Popen[bytes]] = []
+
+
+def start_worker(cli: CliEnv) -> subprocess.Popen[bytes]:
+    """`regscout worker` in a process of its own (the Celery executor with Redis): the scans' CPU work then shares
+    no interpreter, and no GIL, with the server answering Harbor."""
+    log = (cli.home.parent / "worker.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "regscout", "worker", "-c", "2"], env=cli.env(), stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def set_up(workdir: Path, images: int, workers_apart: bool = False) -> Bench:
     accounts = {
         WRITER[0]: Account(WRITER[1], frozenset({"pull", "push"})),
         ROBOT: Account(ROBOT_SECRET, frozenset({"pull"}), catalog=False, repositories=("library/*",)),
@@ -501,9 +514,12 @@ def set_up(workdir: Path, images: int) -> Bench:
             f"pushed {len(targets)} images (Debian 12 minbase base layer + 1 own layer each) "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        cli = CliEnv(workdir / "home")
+        extra = {"REGSCOUT_EXECUTOR": "celery", "REGSCOUT_BROKER_URL": REDIS_BROKER} if workers_apart else {}
+        cli = CliEnv(workdir / "home", extra=extra)
         import_records(cli)
         server = Server(cli)
+        if workers_apart:
+            bench_worker.append(start_worker(cli))
     except BaseException:
         registry.stop()
         raise
@@ -527,11 +543,16 @@ def main() -> None:
     parser.add_argument("--warm-runs", type=int, default=5)
     parser.add_argument("--load-limit", type=float, default=150.0, help="seconds the load phase may take")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (server log, database)")
+    parser.add_argument(
+        "--workers-apart",
+        action="store_true",
+        help="run the scans in a `regscout worker` process (Celery with Redis on 127.0.0.1) instead of inside serve",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="regscout-bench-harbor-"))
     bench: Bench | None = None
     try:
-        bench = set_up(workdir, args.images)
+        bench = set_up(workdir, args.images, args.workers_apart)
         load_phase(bench, args.requests, args.time_scale, args.load_limit)
         harbor_median, command_median = warm_phase(bench, args.warm_runs)
         findings = log_findings(bench.server.log)
@@ -550,6 +571,9 @@ def main() -> None:
             if bench.server.process.poll() is None:
                 bench.server.stop()
             bench.registry.stop()
+        for worker in bench_worker:
+            worker.terminate()
+            worker.wait(timeout=30)
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:
