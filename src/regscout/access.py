@@ -211,6 +211,7 @@ _routes(
     PUBLIC,
     [
         "GET /healthz",
+        "GET /metrics",  # Prometheus scrapes without a token (counts and integration names, never a secret)
         "GET /login",
         "POST /login",
         "GET /openapi.json",
@@ -220,7 +221,6 @@ _routes(
     ],
 )
 _routes(SIGNED_IN, ["POST /logout"])
-_routes("metrics.read", ["GET /metrics"])
 _routes(
     "registries.read",
     [

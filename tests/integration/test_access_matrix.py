@@ -118,18 +118,11 @@ def _routes(runtime: Runtime) -> list[tuple[str, str, str]]:
 
 
 def _request(seeded: Seeded, method: str, path: str, role: str | None) -> httpx.Response:
-    url = _fill(path)
-    client = seeded.client
-    client.cookies.clear()
-    headers: dict[str, str] = {}
-    if role is not None and _is_api(path):
-        headers["Authorization"] = f"Bearer {seeded.tokens[role]}"
-    elif role is not None:
-        cookie, csrf = seeded.sessions[role]
-        client.cookies.set("regscout_session", cookie)
-        headers["X-CSRF-Token"] = csrf
+    if role is not None:
+        return _request_url(seeded, method, path, _fill(path), role)
+    seeded.client.cookies.clear()
     body = {} if method in ("POST", "PUT", "PATCH") else None
-    return client.request(method, url, json=body, headers=headers, follow_redirects=False)
+    return seeded.client.request(method, _fill(path), json=body, follow_redirects=False)
 
 
 def _is_api(path: str) -> bool:
@@ -175,3 +168,76 @@ def test_the_table_has_no_route_the_application_lacks(seeded: Seeded) -> None:
 
     served = {f"{m} {p}" for m, p, _ in application_routes(create_app(seeded.runtime))}
     assert sorted(set(ROUTES) - served) == []
+
+
+@pytest.fixture
+def scoped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
+    """Every role's token and user limited to the registry at IN_HOST."""
+    monkeypatch.setenv("REGSCOUT_VULN_MIRROR", str(tmp_path / "no-mirror"))
+    runtime, tokens, sessions = _seed(tmp_path / "home", scoped=(IN_HOST,))
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        yield Seeded(runtime, client, tokens, sessions)
+    runtime.db.dispose()
+
+
+def _object_routes(runtime: Runtime) -> list[tuple[str, str, str]]:
+    """The routes that name a registry or a stored image in their path."""
+    return [
+        (m, p, permission)
+        for m, p, permission in _routes(runtime)
+        if permission not in (PUBLIC, HARBOR, SIGNED_IN)
+        and ("{digest}" in p or (p.startswith(("/api/v1/registries/{name}", "/registries/{name")) and "{name" in p))
+    ]
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "harbor-scanner"])
+def test_objects_out_of_scope_do_not_exist(scoped: Seeded, role: str) -> None:
+    wrong: list[str] = []
+    for method, path, permission in _object_routes(scoped.runtime):
+        url = _fill(path, registry="outreg", digest=OUT_DIGEST)
+        answer = _request_url(scoped, method, path, url, role)
+        expected = 404 if permission in ROLE_PERMISSIONS[role] else 403
+        if answer.status_code != expected:
+            wrong.append(f"{method} {url}: {answer.status_code}, expected {expected} for {role}")
+        inside = _request_url(scoped, method, path, _fill(path), role)
+        if permission in ROLE_PERMISSIONS[role] and inside.status_code in (401, 403):
+            wrong.append(f"{method} {path} in scope: {inside.status_code} for {role}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/registries", "/api/v1/results", "/registries", "/images", "/vulnerabilities?q=CVE-2024-0001"]
+)
+def test_lists_and_searches_show_only_what_is_in_scope(scoped: Seeded, path: str) -> None:
+    answer = _request_url(scoped, "GET", path.split("?")[0], path, "auditor")
+    assert answer.status_code == 200, answer.text[:300]
+    assert IN_HOST in answer.text and OUT_HOST not in answer.text
+    assert OUT_DIGEST not in answer.text
+
+
+def test_scans_and_checks_out_of_scope_are_refused_before_any_pull(scoped: Seeded) -> None:
+    headers = {"Authorization": f"Bearer {scoped.tokens['ci']}"}
+    for path, body in (
+        ("/api/v1/check", {"image": f"{OUT_HOST}/team/app:1.0"}),
+        ("/api/v1/scan", {"ref": f"{OUT_HOST}/team/app:1.0"}),
+    ):
+        answer = scoped.client.post(path, json=body, headers=headers)
+        assert answer.status_code == 404, (path, answer.text)
+        inside = scoped.client.post(
+            path, json={k: v.replace(OUT_HOST, IN_HOST) for k, v in body.items()}, headers=headers
+        )
+        assert inside.status_code not in (401, 403, 404), (path, inside.text)  # allowed: it fails at the pull (502)
+
+
+def _request_url(seeded: Seeded, method: str, path: str, url: str, role: str) -> httpx.Response:
+    client = seeded.client
+    client.cookies.clear()
+    headers: dict[str, str] = {}
+    if _is_api(path):
+        headers["Authorization"] = f"Bearer {seeded.tokens[role]}"
+    else:
+        cookie, csrf = seeded.sessions[role]
+        client.cookies.set("regscout_session", cookie)
+        headers["X-CSRF-Token"] = csrf
+    body = {} if method in ("POST", "PUT", "PATCH") else None
+    return client.request(method, url, json=body, headers=headers, follow_redirects=False)

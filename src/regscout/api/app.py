@@ -43,7 +43,6 @@ from ..services.verdicts import watch_expiries
 from ..vulndb.scheduler import run_periodic_updates
 from ..web.console import mount_console
 from . import audit, harbor, images, jobs, policies, registries, results, tokens, vulndb
-from .deps import TokenDep
 
 EXPIRY_CHECK_SECONDS = 60.0  # how soon after an acceptance expires its findings count again in stored verdicts
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
@@ -188,7 +187,7 @@ def create_app(runtime: Runtime, *, background: bool = False) -> FastAPI:
     registry.register(HarborMetrics(runtime.db))
 
     @app.get("/metrics", tags=["health"], response_class=Response)
-    def metrics(_: TokenDep) -> Response:
+    def metrics() -> Response:
         """Prometheus text format: jobs by state, queue depth, scan duration, registry errors by answer."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

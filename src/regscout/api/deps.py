@@ -44,7 +44,7 @@ def require_token(
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     principal = principal_of_token(token, client_address(request))
-    authorize_route(request, principal, rt.settings.harbor_prefix)
+    authorize_route(request, principal, rt)
     return principal
 
 

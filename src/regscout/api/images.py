@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from ..analysis.sbom import native, render
 from ..report.writer import rendered
+from .authorization import require_image_in_scope
 from .deps import RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
@@ -24,9 +25,10 @@ MEDIA_TYPES = {
 
 @router.get("/inspect")
 async def inspect_image(
-    rt: RuntimeDep, _: TokenDep, ref: RefQuery, registry: RegistryQuery = None, platform: PlatformQuery = None
+    rt: RuntimeDep, principal: TokenDep, ref: RefQuery, registry: RegistryQuery = None, platform: PlatformQuery = None
 ) -> dict[str, Any]:
     """Image details, OS and packages (each with the layer that brought it)."""
+    require_image_in_scope(principal, ref)
     _resolved, report = await rt.images.analyze(ref, registry=registry, platform=platform)
     return native(report)
 
@@ -34,12 +36,13 @@ async def inspect_image(
 @router.get("/sbom")
 async def image_sbom(
     rt: RuntimeDep,
-    _: TokenDep,
+    principal: TokenDep,
     ref: RefQuery,
     registry: RegistryQuery = None,
     platform: PlatformQuery = None,
     format: Annotated[Literal["cyclonedx", "spdx", "json"], Query()] = "cyclonedx",
 ) -> Response:
+    require_image_in_scope(principal, ref)
     resolved, report = await rt.images.analyze(ref, registry=registry, platform=platform)
     host = resolved.reference.registry_host
     image = f"{host}/{report.details.repository}@{report.details.digest}"

@@ -10,6 +10,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from ..policy.model import parse_acceptance, parse_policy
+from .authorization import require_image_in_scope
 from .deps import ActorDep, RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1", tags=["policies"])
@@ -109,8 +110,9 @@ class CheckRequest(BaseModel):
 
 
 @router.post("/check")
-async def check_image(body: CheckRequest, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+async def check_image(body: CheckRequest, rt: RuntimeDep, principal: TokenDep) -> dict[str, Any]:
     """Scan the image and evaluate the enabled policies: the check document (outcome pass, warn or fail). The
     answer is 200 whatever the outcome; the CLI turns a fail into exit 1."""
+    require_image_in_scope(principal, body.image)
     acceptances = [parse_acceptance(a) for a in body.acceptances]
     return await rt.check.check(body.image, registry=body.registry, platform=body.platform, acceptances=acceptances)

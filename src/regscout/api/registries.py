@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from ..jsonable import plain
 from ..secrets import Secret
+from ..services.images import host_of
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView, registry_types
 from .deps import ActorDep, RuntimeDep, TokenDep
 
@@ -54,8 +55,8 @@ def list_types(_: TokenDep) -> list[dict[str, Any]]:
 
 
 @router.get("/registries")
-def list_registries(rt: RuntimeDep, _: TokenDep) -> list[IntegrationView]:
-    return rt.integrations.list_all()
+def list_registries(rt: RuntimeDep, principal: TokenDep) -> list[IntegrationView]:
+    return [v for v in rt.integrations.list_all() if principal.sees_registry(host_of(v.url))]
 
 
 @router.post("/registries", status_code=status.HTTP_201_CREATED)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from ..report import filter_findings, parse_severities
+from .authorization import require_image_in_scope
 from .deps import RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1", tags=["results"])
@@ -23,8 +24,9 @@ class ScanRequest(BaseModel):
 
 
 @router.post("/scan")
-async def scan_image(body: ScanRequest, rt: RuntimeDep, _: TokenDep) -> dict[str, Any]:
+async def scan_image(body: ScanRequest, rt: RuntimeDep, principal: TokenDep) -> dict[str, Any]:
     """Scan now; the full result is stored per digest, the response is filtered as asked."""
+    require_image_in_scope(principal, body.ref)
     outcome = await rt.scans.scan(body.ref, registry=body.registry, platform=body.platform)
     shown = filter_findings(outcome.findings, parse_severities(body.severity), body.ignore_unfixed)
     return {
@@ -35,8 +37,8 @@ async def scan_image(body: ScanRequest, rt: RuntimeDep, _: TokenDep) -> dict[str
 
 
 @router.get("/results")
-def list_results(rt: RuntimeDep, _: TokenDep) -> list[dict[str, Any]]:
-    return rt.results.summary()
+def list_results(rt: RuntimeDep, principal: TokenDep) -> list[dict[str, Any]]:
+    return [r for r in rt.results.summary() if principal.sees(r["registry"], r["repository"])]
 
 
 @router.get("/results/{digest}")

@@ -20,6 +20,7 @@ from typing import BinaryIO, Literal
 
 from sqlalchemy import func, select
 
+from ..access import Principal
 from ..scanning.jobs import STATES, TRIGGERS, Job, JobError, job_from_row
 from ..store.db import Database
 from ..store.jobs_models import ScanJob
@@ -27,6 +28,7 @@ from ..vulndb.errors import VulnDBError
 from ..vulndb.reports import SourceResult
 from ..vulndb.service import VulnDBService
 from .audit import Actor
+from .visibility import Visibility
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,10 @@ class ConsoleJobs:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def page(self, filters: JobFilter, page: int = 1, per_page: int = PER_PAGE) -> JobPage:
+    def page(
+        self, filters: JobFilter, page: int = 1, per_page: int = PER_PAGE, visible: Principal | None = None
+    ) -> JobPage:
+        """``visible``: only the jobs in this principal's scopes."""
         """One page of the jobs matching the filters, newest first; a page past the end shows the last one."""
         filters.check()
         conditions = []
@@ -99,6 +104,7 @@ class ConsoleJobs:
         if filters.trigger is not None:
             conditions.append(ScanJob.trigger == filters.trigger)
         with self.db.session() as session:
+            conditions.extend(Visibility(visible).jobs(session))
             total = int(session.scalar(select(func.count()).select_from(ScanJob).where(*conditions)) or 0)
             pages = max(1, -(-total // per_page))
             page = min(max(page, 1), pages)

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..access import Principal
 from ..analysis.details import ImageDetails, dockerfile_line
 from ..analysis.image import AnalysisStats, ImageReport
 from ..analysis.merge import inventory_from_json
@@ -24,6 +25,7 @@ from ..store.db import Database
 from ..store.models import VulnRecord
 from ..store.results_models import FindingChange, ImageFinding, ScanResult
 from ..vulndb.matcher import Finding
+from .visibility import Visibility
 
 log = logging.getLogger(__name__)
 
@@ -371,26 +373,39 @@ def _affected_page(kind: str, where: Any, size: int, offset: int) -> Any:
 
 
 class ImageCatalog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, visible: Principal | None = None) -> None:
+        """``visible``: the principal whose scopes limit what is listed, counted, searched and shown (None: all)."""
         self.db = db
+        self.visibility = Visibility(visible)
 
     # The list ---------------------------------------------------------------------------------------------------
 
     def images(self, f: ImageFilter) -> Page[CatalogLine]:
         with self.db.session() as session:
-            total = int(session.scalar(select(func.count()).select_from(ScanResult).where(*image_conditions(f))) or 0)
+            scope = self.visibility.results(session)
+            conditions = [*image_conditions(f), *scope]
+            total = int(session.scalar(select(func.count()).select_from(ScanResult).where(*conditions)) or 0)
             page, offset = window(total, f.page, f.size)
-            rows = session.execute(list_statement(f, offset)).all() if total else []
+            rows = session.execute(list_statement(f, offset).where(*scope)).all() if total else []
         return Page([_line(row) for row in rows], total, page, f.size)
 
     def facets(self) -> Facets:
         """The registries and OS names stored results have (each a DISTINCT over an index's leading column)."""
         with self.db.session() as session:
+            scope = self.visibility.results(session)
             registries = session.scalars(
-                select(ScanResult.registry_host).distinct().order_by(ScanResult.registry_host).limit(FACET_LIMIT)
+                select(ScanResult.registry_host)
+                .where(*scope)
+                .distinct()
+                .order_by(ScanResult.registry_host)
+                .limit(FACET_LIMIT)
             ).all()
             oses = session.scalars(
-                select(ScanResult.os).where(ScanResult.os != "").distinct().order_by(ScanResult.os).limit(FACET_LIMIT)
+                select(ScanResult.os)
+                .where(ScanResult.os != "", *scope)
+                .distinct()
+                .order_by(ScanResult.os)
+                .limit(FACET_LIMIT)
             ).all()
         return Facets(list(registries), list(oses))
 
@@ -399,7 +414,9 @@ class ImageCatalog:
     def image(self, digest: str) -> StoredImage | None:
         with self.db.session() as session:
             row: Any = session.execute(
-                select(*LINE_COLUMNS, ScanResult.details).where(ScanResult.image_digest == digest)
+                select(*LINE_COLUMNS, ScanResult.details).where(
+                    ScanResult.image_digest == digest, *self.visibility.results(session)
+                )
             ).one_or_none()
         if row is None:
             return None
@@ -499,7 +516,7 @@ class ImageCatalog:
                     ScanResult.inventory,
                     ScanResult.findings,
                     ScanResult.details,
-                ).where(ScanResult.image_digest == digest)
+                ).where(ScanResult.image_digest == digest, *self.visibility.results(session))
             ).one_or_none()
         if row is None:
             return None
@@ -543,10 +560,11 @@ class ImageCatalog:
         query = query.strip()
         with self.db.session() as session:
             ids = self.vulnerability_ids(session, query)
-            by_id = ImageFinding.vuln_id.in_(ids)
+            scope = self.visibility.findings(session)
+            by_id = and_(ImageFinding.vuln_id.in_(ids), *scope)
             found = self._search(session, query, "vulnerability", ids, by_id, page, size)
             if found.results.total == 0:
-                by_package = ImageFinding.package == query
+                by_package = and_(ImageFinding.package == query, *scope)
                 package = self._search(session, query, "package", [], by_package, page, size)
                 if package.results.total:
                     return package

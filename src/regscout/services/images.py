@@ -30,7 +30,8 @@ class ResolvedImage:
     client_options: ClientOptions | None = None  # the integration's (its request-rate limit), else the default
 
 
-def _host_of(url: str) -> str:
+def host_of(url: str) -> str:
+    """The registry host of an integration URL (host:port when it has a port)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     return f"{host}:{parts.port}" if parts.port else host
@@ -61,9 +62,9 @@ class ImageService:
         candidates = (
             [self.integrations.get(registry)]
             if registry
-            else [view for view in self.integrations.list_all() if _same_registry(_host_of(view.url), host)]
+            else [view for view in self.integrations.list_all() if _same_registry(host_of(view.url), host)]
         )
-        if registry and reference.host is not None and not _same_registry(_host_of(candidates[0].url), host):
+        if registry and reference.host is not None and not _same_registry(host_of(candidates[0].url), host):
             raise IntegrationError(
                 f"{text} is on {host}, but integration {registry!r} is {candidates[0].url}; "
                 "leave out the host or choose the matching integration"

@@ -28,9 +28,12 @@ class NotSignedIn(Exception):
 
 
 class Forbidden(Exception):
-    def __init__(self, message: str) -> None:
+    """Not allowed (403), or, for what is out of the user's scopes, not found (404) as if it did not exist."""
+
+    def __init__(self, message: str, status_code: int = 403) -> None:
         super().__init__(message)
         self.message = message
+        self.status_code = status_code
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -63,9 +66,9 @@ async def signed_in(request: Request) -> SessionUser:
         if not same_token(user.csrf_token, presented):
             raise Forbidden("the form's security token is missing or out of date: reload the page and try again")
     try:
-        authorize_route(request, principal_of(request, user), runtime.settings.harbor_prefix)
+        authorize_route(request, principal_of(request, user), runtime)
     except AccessDenied as exc:
-        raise Forbidden(str(exc)) from None
+        raise Forbidden(str(exc), 404 if exc.hidden else 403) from None
     return user
 
 
@@ -144,4 +147,5 @@ def not_signed_in(request: Request, _exc: Exception) -> Response:
 
 def forbidden(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Forbidden)
-    return render(request, "error.html", None, status_code=403, title="Not allowed", message=exc.message)
+    title = "Not found" if exc.status_code == 404 else "Not allowed"
+    return render(request, "error.html", None, status_code=exc.status_code, title=title, message=exc.message)

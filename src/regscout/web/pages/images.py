@@ -26,8 +26,9 @@ from ...services.image_catalog import (
     ImageFilter,
     PackageFilter,
 )
+from ...services.users import SessionUser
 from ...vulndb.matcher import Finding
-from ..auth import User, runtime_of
+from ..auth import User, principal_of, runtime_of
 from ..templating import SECURITY_HEADERS, render
 
 router = APIRouter()
@@ -234,8 +235,9 @@ def download_name(repository: str, digest: str, suffix: str) -> str:
 # Routes -----------------------------------------------------------------------------------------------------------
 
 
-def catalog_of(request: Request) -> ImageCatalog:
-    return ImageCatalog(runtime_of(request).db)
+def catalog_of(request: Request, user: SessionUser) -> ImageCatalog:
+    """The stored images the signed-in user's scopes let it see."""
+    return ImageCatalog(runtime_of(request).db, principal_of(request, user))
 
 
 def fragment_for(request: Request, target: str) -> bool:
@@ -263,7 +265,7 @@ def not_found(request: Request, user: Any, digest: str) -> HTMLResponse:
 @router.get("/images", response_class=HTMLResponse, include_in_schema=False)
 def image_list(request: Request, user: User) -> HTMLResponse:
     f = parse_image_filter(request.query_params)
-    catalog = catalog_of(request)
+    catalog = catalog_of(request, user)
     listed = catalog.images(f)
     shown = replace(f, page=listed.page)
     context: dict[str, Any] = {
@@ -284,7 +286,7 @@ def image_list(request: Request, user: User) -> HTMLResponse:
 def image_detail(request: Request, user: User, digest: str) -> HTMLResponse:
     if not DIGEST.match(digest):
         return not_found(request, user, digest)
-    catalog = catalog_of(request)
+    catalog = catalog_of(request, user)
     stored = catalog.image(digest)
     if stored is None:
         return not_found(request, user, digest)
@@ -361,7 +363,7 @@ def image_download(request: Request, user: User, digest: str, fmt: str) -> Respo
     chosen = DOWNLOADS.get(fmt)
     if chosen is None or not DIGEST.match(digest):
         return not_found(request, user, digest)
-    stored = catalog_of(request).report(digest)
+    stored = catalog_of(request, user).report(digest)
     if stored is None:
         return not_found(request, user, digest)
     report, findings, host = stored.report, stored.findings, stored.registry_host

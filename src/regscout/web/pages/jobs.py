@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...scanning.jobs import ACTIVE, STATES, TRIGGERS, Job, JobError, JobNotFound
 from ...services.console_ops import PER_PAGE, ConsoleJobs, JobFilter, JobPage
-from ..auth import User, runtime_of
+from ..auth import User, principal_of, runtime_of
 from ..templating import render
 
 router = APIRouter()
@@ -123,7 +123,7 @@ def jobs_list(
     filters = JobFilter(blank_to_none(state), blank_to_none(registry), blank_to_none(trigger))
     message = None
     try:
-        listing = console_jobs.page(filters, page_number(page))
+        listing = console_jobs.page(filters, page_number(page), visible=principal_of(request, user))
     except JobError as exc:
         message, listing = str(exc), _empty_page()
     context: dict[str, Any] = {

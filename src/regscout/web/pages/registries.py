@@ -21,6 +21,7 @@ from ...scanning.jobs import JobError
 from ...scanning.syncs import SyncNotFound, SyncProgress
 from ...secrets import Secret
 from ...selection import PullSettings
+from ...services.images import host_of
 from ...services.integrations import (
     ConnectionTestFailed,
     IntegrationChanges,
@@ -31,7 +32,7 @@ from ...services.integrations import (
 )
 from ...services.registry_pages import candidate_settings, preview_pull
 from ...services.users import SessionUser
-from ..auth import User, actor_of, runtime_of
+from ..auth import User, actor_of, principal_of, runtime_of
 from ..templating import SECURITY_HEADERS, render
 
 router = APIRouter()
@@ -422,7 +423,8 @@ def _managed(request: Request, user: SessionUser, view: IntegrationView) -> HTML
 
 @router.get("/registries", response_class=HTMLResponse, include_in_schema=False)
 def list_registries(request: Request, user: User, notice: str = "") -> HTMLResponse:
-    views = runtime_of(request).integrations.list_all()
+    principal = principal_of(request, user)
+    views = [v for v in runtime_of(request).integrations.list_all() if principal.sees_registry(host_of(v.url))]
     return _page(request, "registries/list.html", user, title="Registries", views=views, notice=NOTICES.get(notice))
 
 

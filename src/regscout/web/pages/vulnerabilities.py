@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from ...services.image_catalog import DEFAULT_SIZE, ImageCatalog
-from ..auth import User, runtime_of
+from ..auth import User, principal_of, runtime_of
 from ..templating import render
 from .images import fragment_for, int_param, size_param, text_param
 
@@ -21,7 +21,8 @@ def vulnerabilities(request: Request, user: User) -> HTMLResponse:
     params = request.query_params
     query = text_param(params, "q")
     size = size_param(params, DEFAULT_SIZE)
-    search = ImageCatalog(runtime_of(request).db).search(query, int_param(params, "page", 1), size) if query else None
+    catalog = ImageCatalog(runtime_of(request).db, principal_of(request, user))
+    search = catalog.search(query, int_param(params, "page", 1), size) if query else None
     context: dict[str, Any] = {
         "q": query,
         "search": search,
