@@ -55,7 +55,6 @@ READS = frozenset(
         "audit.read",
         "users.read",
         "tokens.read",
-        "metrics.read",
     }
 )
 WRITES = frozenset(

@@ -241,3 +241,14 @@ def _request_url(seeded: Seeded, method: str, path: str, url: str, role: str) ->
         headers["X-CSRF-Token"] = csrf
     body = {} if method in ("POST", "PUT", "PATCH") else None
     return client.request(method, url, json=body, headers=headers, follow_redirects=False)
+
+
+def test_a_scoped_principal_adds_only_registries_it_owns(scoped: Seeded) -> None:
+    headers = {"Authorization": f"Bearer {scoped.tokens['security-officer']}"}
+    body = {"name": "elsewhere", "type": "docker-registry", "url": f"http://{OUT_HOST}"}
+    refused = scoped.client.post("/api/v1/registries", params={"test": False}, json=body, headers=headers)
+    assert refused.status_code == 403 and "whole registry" in refused.json()["detail"]
+    owned = {**body, "name": "mine", "url": f"http://{IN_HOST}"}
+    assert (
+        scoped.client.post("/api/v1/registries", params={"test": False}, json=owned, headers=headers).status_code == 201
+    )

@@ -75,3 +75,15 @@ def test_unlisted_routes_have_no_permission_and_the_scanner_paths_are_exact() ->
     # with the scanner at the root, regscout's own API is still checked by its own table
     assert route_permission("GET", "/api/v1/policies", "") == "policies.read"
     assert route_permission("GET", "/api/v1/metadata", "") == HARBOR
+
+
+def test_the_roles_table_in_the_docs_is_the_code() -> None:
+    from pathlib import Path
+
+    from regscout.access import PERMISSIONS
+
+    text = (Path(__file__).parents[2] / "docs" / "access.md").read_text()
+    for permission in sorted(PERMISSIONS):
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{permission}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert cells == ["yes" if permission in ROLE_PERMISSIONS[r] else "—" for r in ROLES], permission

@@ -76,6 +76,15 @@ def require_image_in_scope(principal: Principal, ref: str) -> None:
     principal.require_sees(reference.registry_host, reference.repository, f"the image {ref}")
 
 
+def require_owns_url(principal: Principal, url: str) -> None:
+    """Adding a registry: a scoped principal needs a scope of the whole registry at that URL."""
+    if principal.unrestricted:
+        return
+    host = host_of(url) if url else ""
+    if not host or not principal.owns_registry(host):
+        raise AccessDenied(f"adding a registry at {url or 'its default URL'} needs a scope of the whole registry")
+
+
 def _repository_action(path: str) -> bool:
     """Queuing one image of a registry needs only that repository in scope (checked where it is named)."""
     return path.endswith("/images")

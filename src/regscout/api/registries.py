@@ -11,6 +11,7 @@ from ..jsonable import plain
 from ..secrets import Secret
 from ..services.images import host_of
 from ..services.integrations import IntegrationChanges, IntegrationInput, IntegrationView, registry_types
+from .authorization import require_owns_url
 from .deps import ActorDep, RuntimeDep, TokenDep
 
 router = APIRouter(prefix="/api/v1", tags=["registries"])
@@ -63,9 +64,11 @@ def list_registries(rt: RuntimeDep, principal: TokenDep) -> list[IntegrationView
 async def create_registry(
     body: RegistryCreate,
     rt: RuntimeDep,
-    actor: ActorDep,
+    principal: TokenDep,
     test: Annotated[bool, Query(description="Test the connection before saving")] = True,
 ) -> dict[str, Any]:
+    require_owns_url(principal, body.url or "")
+    actor = principal.actor
     data = IntegrationInput(
         name=body.name,
         type=body.type,

@@ -15,6 +15,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ...access import AccessDenied
+from ...api.authorization import require_owns_url
 from ...registries.base import MANAGED_BY_OPTION, ConnectionResult
 from ...registries.errors import ConnectionStatus, RegistryError
 from ...scanning.jobs import JobError
@@ -32,7 +34,7 @@ from ...services.integrations import (
 )
 from ...services.registry_pages import candidate_settings, preview_pull
 from ...services.users import SessionUser
-from ..auth import User, actor_of, principal_of, runtime_of
+from ..auth import Forbidden, User, actor_of, principal_of, runtime_of
 from ..templating import SECURITY_HEADERS, render
 
 router = APIRouter()
@@ -512,6 +514,10 @@ def new_registry(request: Request, user: User, type: str = DEFAULT_TYPE) -> HTML
 @router.post("/registries/new", response_class=HTMLResponse, include_in_schema=False)
 async def add_registry(request: Request, user: User) -> Response:
     form = form_fields(await request.form())
+    try:
+        require_owns_url(principal_of(request, user), form.get("url", "").strip())
+    except AccessDenied as exc:
+        raise Forbidden(str(exc)) from None
     kind = types().get(form.get("type", ""))
     if kind is None:
         return _error(request, user, 422, "Unknown registry type", f"there is no registry type {form.get('type')!r}")
