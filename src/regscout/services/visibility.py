@@ -29,8 +29,8 @@ class Visibility:
             return []
         assert self.principal is not None
         if self._results is None:
-            pairs = session.execute(select(ScanResult.registry_host, ScanResult.repository).distinct()).tuples()
-            visible = self.principal.visible(pairs)
+            rows = session.execute(select(ScanResult.registry_host, ScanResult.repository).distinct())
+            visible = self.principal.visible((host, repository) for host, repository in rows)
             self._results = tuple_(ScanResult.registry_host, ScanResult.repository).in_(visible) if visible else false()
         return [self._results]
 
@@ -48,7 +48,7 @@ class Visibility:
             select(ScanJob.integration_id, Integration.url, ScanJob.repository)
             .join(Integration, Integration.id == ScanJob.integration_id)
             .distinct()
-        ).tuples()
+        )
         visible = [(ident, repository) for ident, url, repository in rows if self.sees(host_of(url), repository)]
         return [tuple_(ScanJob.integration_id, ScanJob.repository).in_(visible) if visible else false()]
 
