@@ -57,10 +57,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .. import __version__
 from ..analysis.model import Package
 from ..policy import Acceptance, AcceptedFinding, Evaluation, Policy, Violation
 from ..vulndb.matcher import Finding
+from .sarif import sarif_log
 
 __all__ = ["CHECK_FORMATS", "CheckFormat", "CheckedImage", "check_document", "check_exit_code", "render_check"]
 
@@ -582,30 +582,13 @@ def _render_sarif(document: Mapping[str, Any]) -> str:
         for index, policy in enumerate(policies)
         for violation in policy["violations"]
     ]
-    log = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "regscout",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "informationUri": "https://regscout.invalid/docs",
-                        "rules": [_rule(policy) for policy in policies],
-                    }
-                },
-                "results": results,
-                "properties": {
-                    "image": _image_name(image),
-                    "ref": image["ref"],
-                    "platform": image["platform"],
-                    "outcome": document["outcome"],
-                    "evaluatedAt": document["evaluated_at"],
-                    "exitCode": check_exit_code(document),
-                },
-            }
-        ],
+    properties = {
+        "image": _image_name(image),
+        "ref": image["ref"],
+        "platform": image["platform"],
+        "outcome": document["outcome"],
+        "evaluatedAt": document["evaluated_at"],
+        "exitCode": check_exit_code(document),
     }
+    log = sarif_log([_rule(policy) for policy in policies], results, properties)
     return json.dumps(log, indent=2) + "\n"

@@ -68,7 +68,13 @@ def render_sarif(report: ImageReport, findings: list[Finding], registry_host: st
                 },
             }
         )
-    document = {
+    document = sarif_log(rule_list, results, {"image": artifact, "platform": report.details.platform})
+    return json.dumps(document, indent=2)
+
+
+def sarif_log(rules: list[dict[str, Any]], results: list[dict[str, Any]], properties: dict[str, Any]) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one run of regscout (the vulnerability report and the policy check share it)."""
+    return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [
@@ -79,12 +85,11 @@ def render_sarif(report: ImageReport, findings: list[Finding], registry_host: st
                         "version": __version__,
                         "semanticVersion": __version__,
                         "informationUri": "https://regscout.invalid/docs",
-                        "rules": rule_list,
+                        "rules": rules,
                     }
                 },
                 "results": results,
-                "properties": {"image": artifact, "platform": report.details.platform},
+                "properties": properties,
             }
         ],
     }
-    return json.dumps(document, indent=2)
