@@ -181,10 +181,6 @@ class Principal:
         """Who this principal is in the audit log."""
         return Actor(self.kind, self.name, self.source)
 
-    @property
-    def scope_texts(self) -> list[str]:
-        return [s.text for s in self.scopes]
-
 
 # ---------------------------------------------------------------------------------------------------- routes
 

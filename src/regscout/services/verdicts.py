@@ -80,9 +80,6 @@ class PolicySet:
         """The same set with only these policies evaluated."""
         return PolicySet(self.policies, tuple(c for c in self.compiled if c.policy.name in names), self.acceptances)
 
-    def expiries(self) -> list[datetime]:
-        return sorted(a.expires for a in self.acceptances if a.expires is not None)
-
 
 def load_policy_set(session: Session) -> PolicySet:
     policies = tuple(
